@@ -1,0 +1,694 @@
+"""Variant → Annotation: gene, transcript, consequence, HGVSc/HGVSp.
+
+Order of preference: VEP CSQ or SnpEff ANN already in the file; otherwise the built-in
+annotator on GRCh38 MANE Select models; otherwise none (exact genomic matching only), and the
+reason is written beside the variant.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from pgx.transcripts import (
+    CODON_TABLE,
+    ONE_LETTER,
+    THREE_LETTER,
+    Transcript,
+    TranscriptIndex,
+    reverse_complement,
+)
+from pgx.vcf import Variant
+
+# Most severe first (Ensembl VEP's order, trimmed to what we emit or read).
+SEVERITY = [
+    "transcript_ablation", "splice_acceptor_variant", "splice_donor_variant", "stop_gained",
+    "frameshift_variant", "stop_lost", "start_lost", "transcript_amplification",
+    "inframe_insertion", "inframe_deletion", "missense_variant", "protein_altering_variant",
+    "splice_region_variant", "splice_donor_5th_base_variant", "splice_donor_region_variant",
+    "splice_polypyrimidine_tract_variant", "incomplete_terminal_codon_variant",
+    "start_retained_variant", "stop_retained_variant", "synonymous_variant",
+    "coding_sequence_variant", "mature_miRNA_variant", "5_prime_UTR_variant",
+    "3_prime_UTR_variant", "non_coding_transcript_exon_variant", "intron_variant",
+    "NMD_transcript_variant", "non_coding_transcript_variant", "upstream_gene_variant",
+    "downstream_gene_variant", "intergenic_variant",
+]
+_RANK = {term: i for i, term in enumerate(SEVERITY)}
+
+PROTEIN_ALTERING = frozenset({
+    "transcript_ablation", "splice_acceptor_variant", "splice_donor_variant", "stop_gained",
+    "frameshift_variant", "stop_lost", "start_lost", "inframe_insertion", "inframe_deletion",
+    "missense_variant", "protein_altering_variant",
+})
+LOSS_OF_FUNCTION = frozenset({
+    "transcript_ablation", "splice_acceptor_variant", "splice_donor_variant", "stop_gained",
+    "frameshift_variant", "start_lost",
+})
+
+
+def severity_rank(consequence: str) -> int:
+    """Rank of the most severe term in an '&'-joined consequence; lower is more severe."""
+    return min((_RANK.get(t, len(SEVERITY)) for t in consequence.split("&")), default=len(SEVERITY))
+
+
+@dataclass(frozen=True, slots=True)
+class ProteinChange:
+    """A parsed protein change; `short` is the one-letter form used for matching (V600E)."""
+
+    short: str
+    ref_aa: str | None
+    codon: int | None
+    codon_end: int | None
+    alt_aa: str | None
+    kind: str  # missense, nonsense, synonymous, frameshift, deletion, insertion, delins, other
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    gene: str | None
+    transcript: str | None
+    refseq: str | None
+    consequence: str
+    hgvsc: str | None
+    hgvsp: str | None
+    protein: ProteinChange | None
+    exon: int | None
+    intron: int | None
+    source: str  # vep_csq, snpeff_ann, builtin, none
+    note: str = ""
+
+    @property
+    def protein_change(self) -> str | None:
+        return self.protein.short if self.protein else None
+
+    @property
+    def is_protein_altering(self) -> bool:
+        return any(t in PROTEIN_ALTERING for t in self.consequence.split("&"))
+
+    @property
+    def is_loss_of_function(self) -> bool:
+        return any(t in LOSS_OF_FUNCTION for t in self.consequence.split("&"))
+
+    def as_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        row.pop("protein")
+        row["protein_change"] = self.protein_change
+        row["codon"] = self.protein.codon if self.protein else None
+        row["annotation_source"] = row.pop("source")
+        row["annotation_note"] = row.pop("note")
+        return row
+
+
+NO_ANNOTATION_NOTE = "not annotated: no CSQ/ANN in the file and no GRCh38 transcript models"
+
+_HGVSP = re.compile(
+    r"^p\.\(?(?P<ref>[A-Z][a-z]{2}|\*)(?P<pos>\d+)"
+    r"(?:_(?P<ref2>[A-Z][a-z]{2})(?P<pos2>\d+))?"
+    r"(?P<rest>.*?)\)?$"
+)
+
+
+def parse_hgvsp(text: str | None) -> ProteinChange | None:
+    """'ENSP…:p.Val600Glu', 'p.(Gly12Asp)', 'p.Glu746_Ala750del', 'p.Leu858Arg' → ProteinChange."""
+    if not text:
+        return None
+    text = text.split(":", 1)[1] if ":" in text else text
+    text = text.replace("%3D", "=")
+    m = _HGVSP.match(text)
+    if not m:
+        return None
+    ref = _one(m["ref"])
+    pos = int(m["pos"])
+    rest = m["rest"]
+    if m["pos2"]:
+        end = int(m["pos2"])
+        ref2 = _one(m["ref2"])
+        if rest.startswith("delins"):
+            ins = _aa_seq(rest[6:])
+            return ProteinChange(f"{ref}{pos}_{ref2}{end}delins{ins}", ref, pos, end, ins, "delins")
+        if rest.startswith("del"):
+            return ProteinChange(f"{ref}{pos}_{ref2}{end}del", ref, pos, end, None, "deletion")
+        if rest.startswith("ins"):
+            ins = _aa_seq(rest[3:])
+            return ProteinChange(f"{ref}{pos}_{ref2}{end}ins{ins}", ref, pos, end, ins, "insertion")
+        if rest.startswith("dup"):
+            return ProteinChange(f"{ref}{pos}_{ref2}{end}dup", ref, pos, end, None, "insertion")
+        return ProteinChange(f"{ref}{pos}_{ref2}{end}", ref, pos, end, None, "other")
+    if "fs" in rest:
+        return ProteinChange(f"{ref}{pos}fs", ref, pos, pos, None, "frameshift")
+    if rest in ("=", ref and THREE_LETTER.get(ref, "")):
+        return ProteinChange(f"{ref}{pos}=", ref, pos, pos, ref, "synonymous")
+    if rest.startswith("delins"):
+        ins = _aa_seq(rest[6:])
+        return ProteinChange(f"{ref}{pos}delins{ins}", ref, pos, pos, ins, "delins")
+    if rest.startswith("del"):
+        return ProteinChange(f"{ref}{pos}del", ref, pos, pos, None, "deletion")
+    if rest.startswith("dup"):
+        return ProteinChange(f"{ref}{pos}dup", ref, pos, pos, None, "insertion")
+    alt = _aa_seq(rest)
+    if len(alt) == 1:
+        kind = "nonsense" if alt == "*" else "missense"
+        return ProteinChange(f"{ref}{pos}{alt}", ref, pos, pos, alt, kind)
+    return ProteinChange(f"{ref}{pos}{rest}", ref, pos, pos, None, "other")
+
+
+def _one(three: str) -> str:
+    return "*" if three in ("*", "Ter") else ONE_LETTER.get(three, "X")
+
+
+def _aa_seq(text: str) -> str:
+    out = []
+    for i in range(0, len(text) - 2, 3):
+        chunk = text[i : i + 3]
+        if chunk not in ONE_LETTER:
+            break
+        out.append(ONE_LETTER[chunk])
+    if text == "*":
+        return "*"
+    return "".join(out)
+
+
+def _three(one: str) -> str:
+    return THREE_LETTER.get(one, "Xaa")
+
+
+class CsqParser:
+    """Reads VEP CSQ or SnpEff ANN with the field order the header gives."""
+
+    def __init__(self, header: str):
+        self.tag: str | None = None
+        self.fields: list[str] = []
+        for tag, kind in (("CSQ", "vep_csq"), ("ANN", "snpeff_ann")):
+            m = re.search(rf'##INFO=<ID={tag},.*?Format: ?([^">]+)', header)
+            if m:
+                self.tag, self.kind = tag, kind
+                self.fields = [f.strip() for f in re.split(r"\|", m.group(1).strip(" '"))]
+                break
+
+    @property
+    def present(self) -> bool:
+        return self.tag is not None
+
+    def entries(self, record: Any, variant: Variant, raw_alt: str) -> list[dict[str, str]]:
+        assert self.tag is not None
+        value = record.INFO.get(self.tag)
+        if not value:
+            return []
+        rows = []
+        wanted = {raw_alt, _vep_allele(record.REF, raw_alt), variant.alt}
+        for entry in str(value).split(","):
+            parts = entry.split("|")
+            row = dict(zip(self.fields, parts, strict=False))
+            allele = row.get("Allele", row.get("ALLELE", ""))
+            if allele in wanted:
+                rows.append(row)
+        return rows
+
+    def annotate(
+        self, record: Any, variant: Variant, raw_alt: str, preferred: dict[str, set[str]]
+    ) -> Annotation | None:
+        rows = self.entries(record, variant, raw_alt)
+        if not rows:
+            return None
+        if self.kind == "vep_csq":
+            candidates = [_from_vep(r) for r in rows]
+        else:
+            candidates = [_from_snpeff(r) for r in rows]
+        chosen = min(
+            (c for c in candidates if c[0].gene),
+            key=lambda c: _choice_key(c[0], c[1], preferred),
+            default=None,
+        )
+        if chosen is None:
+            return candidates[0][0]
+        annotation, flags = chosen
+        reason = _choice_reason(annotation, flags, preferred)
+        return _with_note(annotation, reason)
+
+
+def _vep_allele(ref: str, alt: str) -> str:
+    """VEP drops the shared first base of indels and writes '-' for an empty allele."""
+    if len(ref) != len(alt) and ref[:1] == alt[:1]:
+        return alt[1:] or "-"
+    return alt
+
+
+def _from_vep(row: dict[str, str]) -> tuple[Annotation, dict[str, bool]]:
+    hgvsp = row.get("HGVSp") or None
+    exon = _fraction_first(row.get("EXON", ""))
+    intron = _fraction_first(row.get("INTRON", ""))
+    annotation = Annotation(
+        gene=row.get("SYMBOL") or None,
+        transcript=row.get("Feature") or None,
+        refseq=(row.get("MANE_SELECT") or row.get("RefSeq") or None),
+        consequence=row.get("Consequence", "") or "unknown",
+        hgvsc=(row.get("HGVSc") or None),
+        hgvsp=hgvsp.replace("%3D", "=") if hgvsp else None,
+        protein=parse_hgvsp(hgvsp),
+        exon=exon,
+        intron=intron,
+        source="vep_csq",
+    )
+    flags = {
+        "mane": bool(row.get("MANE_SELECT")),
+        "canonical": row.get("CANONICAL", "") == "YES",
+        "coding": row.get("BIOTYPE", "protein_coding") == "protein_coding",
+    }
+    return annotation, flags
+
+
+def _from_snpeff(row: dict[str, str]) -> tuple[Annotation, dict[str, bool]]:
+    # SnpEff ANN: Allele|Annotation|Impact|Gene_Name|Gene_ID|Feature_Type|Feature_ID|
+    # Transcript_BioType|Rank|HGVS.c|HGVS.p|...
+    values = list(row.values())
+    get = lambda i: values[i] if len(values) > i else ""  # noqa: E731
+    rank = get(8)
+    hgvsp = get(10) or None
+    annotation = Annotation(
+        gene=get(3) or None,
+        transcript=get(6) or None,
+        refseq=None,
+        consequence=get(1) or "unknown",
+        hgvsc=get(9) or None,
+        hgvsp=hgvsp,
+        protein=parse_hgvsp(hgvsp),
+        exon=_fraction_first(rank) if get(1) and "intron" not in get(1) else None,
+        intron=_fraction_first(rank) if "intron" in get(1) else None,
+        source="snpeff_ann",
+    )
+    return annotation, {"mane": False, "canonical": False, "coding": get(7) == "protein_coding"}
+
+
+def _fraction_first(text: str) -> int | None:
+    head = text.split("/", 1)[0].split("-", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def _unversioned(transcript: str | None) -> str:
+    return (transcript or "").split(".", 1)[0]
+
+
+def _choice_key(
+    annotation: Annotation, flags: dict[str, bool], preferred: dict[str, set[str]]
+) -> tuple[int, int, int, int, int, str]:
+    kb_tx = preferred.get(annotation.gene or "", set())
+    return (
+        0 if _unversioned(annotation.transcript) in kb_tx else 1,
+        0 if flags["mane"] else 1,
+        0 if flags["canonical"] else 1,
+        0 if flags["coding"] else 1,
+        severity_rank(annotation.consequence),
+        annotation.transcript or "",
+    )
+
+
+def _choice_reason(
+    annotation: Annotation, flags: dict[str, bool], preferred: dict[str, set[str]]
+) -> str:
+    if _unversioned(annotation.transcript) in preferred.get(annotation.gene or "", set()):
+        return "transcript chosen: knowledge base's transcript"
+    if flags["mane"]:
+        return "transcript chosen: MANE Select"
+    if flags["canonical"]:
+        return "transcript chosen: canonical"
+    return "transcript chosen: most severe consequence"
+
+
+def _with_note(annotation: Annotation, note: str) -> Annotation:
+    return Annotation(**{**{f: getattr(annotation, f) for f in annotation.__slots__}, "note": note})
+
+
+class BuiltinAnnotator:
+    """Consequence and HGVS from MANE Select models; codon bases from FASTA or known codons."""
+
+    def __init__(self, index: TranscriptIndex, fasta: Any | None = None):
+        self.index = index
+        self.fasta = fasta
+
+    def annotate(self, variant: Variant) -> Annotation:
+        end = variant.pos + max(len(variant.ref), 1) - 1
+        best: Annotation | None = None
+        for tx in self.index.overlapping(variant.chrom, variant.pos, end):
+            annotation = self._on_transcript(variant, tx)
+            if best is None or severity_rank(annotation.consequence) < severity_rank(best.consequence):
+                best = annotation
+        if best is None:
+            return Annotation(None, None, None, "intergenic_variant", None, None, None, None, None,
+                              "builtin", "outside every MANE Select transcript")
+        return best
+
+    def _codon_bases(self, tx: Transcript, codon: int) -> str | None:
+        known = self.index.codons.get((tx.transcript, codon))
+        if known:
+            return known
+        if self.fasta is None:
+            return None
+        bases = []
+        for offset in range(3):
+            g = tx.genomic_of_cds(3 * (codon - 1) + offset + 1)
+            if g is None:
+                return None
+            contig = _fasta_name(self.fasta, tx.chrom)
+            if contig is None:
+                return None
+            bases.append(self.fasta.fetch(contig, g - 1, g).upper())
+        # Bases were fetched in coding order; on the minus strand each is complemented.
+        seq = "".join(bases)
+        return seq if tx.strand == "+" else seq.translate(str.maketrans("ACGTN", "TGCAN"))
+
+    def _on_transcript(self, variant: Variant, tx: Transcript) -> Annotation:
+        if variant.is_snv or variant.kind == "MNV":
+            return self._substitution(variant, tx)
+        return self._indel(variant, tx)
+
+    def _base(self, tx: Transcript, **kw: Any) -> dict[str, Any]:
+        return {"gene": tx.gene, "transcript": tx.transcript, "refseq": tx.refseq,
+                "source": "builtin", **kw}
+
+    def _substitution(self, variant: Variant, tx: Transcript) -> Annotation:
+        positions = [variant.pos + i for i in range(len(variant.ref))]
+        located = [tx.locate(g) for g in positions]
+        first = located[0] if tx.strand == "+" else located[-1]
+        last = located[-1] if tx.strand == "+" else located[0]
+        if first is None or last is None or any(p is None for p in located):
+            return Annotation(**self._base(tx, consequence="coding_sequence_variant", hgvsc=None,
+                                           hgvsp=None, protein=None, exon=None, intron=None,
+                                           note="variant crosses the transcript's edge"))
+        ref_c = variant.ref if tx.strand == "+" else reverse_complement(variant.ref)
+        alt_c = variant.alt if tx.strand == "+" else reverse_complement(variant.alt)
+        if first.hgvs == last.hgvs:
+            hgvsc = f"c.{first.hgvs}{ref_c}>{alt_c}"
+        else:
+            hgvsc = f"c.{first.hgvs}_{last.hgvs}delins{alt_c}"
+        if not all(p is not None and p.region == "cds" for p in located):
+            return self._noncoding(tx, located, hgvsc)
+        cds = [p.cds for p in located if p is not None]
+        assert all(c is not None for c in cds)
+        cds_sorted = sorted(c for c in cds if c is not None)
+        codons = sorted({(c - 1) // 3 + 1 for c in cds_sorted})
+        exon = first.exon
+        if len(codons) != 1:
+            return Annotation(**self._base(tx, consequence="protein_altering_variant", hgvsc=hgvsc,
+                                           hgvsp=None, protein=None, exon=exon, intron=None,
+                                           note="substitution spans codons: protein change not computed"))
+        codon = codons[0]
+        ref_codon = self._codon_bases(tx, codon)
+        if ref_codon is None:
+            return Annotation(**self._base(
+                tx, consequence="coding_sequence_variant", hgvsc=hgvsc, hgvsp=None,
+                protein=ProteinChange(f"codon {codon}", None, codon, codon, None, "unknown"),
+                exon=exon, intron=None,
+                note="HGVSp unknown: codon bases not known without a reference FASTA"))
+        alt_codon = list(ref_codon)
+        ref_bases_ok = True
+        for i, c in enumerate(cds_sorted):
+            ref_bases_ok &= ref_codon[(c - 1) % 3] == ref_c[i]
+            alt_codon[(c - 1) % 3] = alt_c[i]
+        if not ref_bases_ok:
+            return Annotation(**self._base(
+                tx, consequence="coding_sequence_variant", hgvsc=hgvsc, hgvsp=None, protein=None,
+                exon=exon, intron=None,
+                note=f"REF does not match the known codon {ref_codon} at codon {codon}"))
+        ref_aa = CODON_TABLE[ref_codon]
+        alt_aa = CODON_TABLE["".join(alt_codon)]
+        if ref_aa == alt_aa:
+            consequence, kind = ("stop_retained_variant" if ref_aa == "*" else "synonymous_variant"), "synonymous"
+            short, hgvsp = f"{ref_aa}{codon}=", f"p.{_three(ref_aa)}{codon}="
+        elif codon == 1:
+            consequence, kind = "start_lost", "other"
+            short, hgvsp = f"{ref_aa}{codon}?", "p.Met1?"
+        elif alt_aa == "*":
+            consequence, kind = "stop_gained", "nonsense"
+            short, hgvsp = f"{ref_aa}{codon}*", f"p.{_three(ref_aa)}{codon}Ter"
+        elif ref_aa == "*":
+            consequence, kind = "stop_lost", "other"
+            short, hgvsp = f"*{codon}{alt_aa}", f"p.Ter{codon}{_three(alt_aa)}ext*?"
+        else:
+            consequence, kind = "missense_variant", "missense"
+            short, hgvsp = f"{ref_aa}{codon}{alt_aa}", f"p.{_three(ref_aa)}{codon}{_three(alt_aa)}"
+        return Annotation(**self._base(
+            tx, consequence=consequence, hgvsc=hgvsc, hgvsp=hgvsp,
+            protein=ProteinChange(short, ref_aa, codon, codon, alt_aa, kind),
+            exon=exon, intron=None, note="isoform: MANE Select"))
+
+    def _noncoding(self, tx: Transcript, located: list[Any], hgvsc: str) -> Annotation:
+        worst = "intron_variant"
+        exon = intron = None
+        for p in located:
+            if p.region == "utr5":
+                term, exon = "5_prime_UTR_variant", p.exon
+            elif p.region == "utr3":
+                term, exon = "3_prime_UTR_variant", p.exon
+            elif p.region == "cds":
+                term, exon = "coding_sequence_variant", p.exon
+            else:
+                intron = p.intron
+                if p.splice_distance <= 2:
+                    term = f"splice_{p.splice_side}_variant"
+                elif p.splice_distance <= 8:
+                    term = "splice_region_variant"
+                else:
+                    term = "intron_variant"
+            if severity_rank(term) < severity_rank(worst):
+                worst = term
+        return Annotation(**self._base(tx, consequence=worst, hgvsc=hgvsc, hgvsp=None,
+                                       protein=None, exon=exon, intron=intron))
+
+    def _indel(self, variant: Variant, tx: Transcript) -> Annotation:
+        # Trimmed indels keep one anchor base; the changed bases follow it.
+        if variant.kind == "deletion":
+            changed = [variant.pos + i for i in range(1, len(variant.ref))]
+        else:
+            changed = [variant.pos, variant.pos + 1]
+        located = [tx.locate(g) for g in changed]
+        if any(p is None for p in located):
+            return Annotation(**self._base(tx, consequence="coding_sequence_variant", hgvsc=None,
+                                           hgvsp=None, protein=None, exon=None, intron=None,
+                                           note="indel crosses the transcript's edge"))
+        ends = [located[0], located[-1]] if tx.strand == "+" else [located[-1], located[0]]
+        assert ends[0] is not None and ends[1] is not None
+        a, b = ends[0].hgvs, ends[1].hgvs
+        if variant.kind == "deletion":
+            hgvsc = f"c.{a}del" if a == b else f"c.{a}_{b}del"
+        elif variant.kind == "insertion":
+            inserted = variant.alt[len(variant.ref):]
+            seq = inserted if tx.strand == "+" else reverse_complement(inserted)
+            hgvsc = f"c.{a}_{b}ins{seq}"
+        else:
+            alt_c = variant.alt[1:] if tx.strand == "+" else reverse_complement(variant.alt[1:])
+            hgvsc = f"c.{a}_{b}delins{alt_c}"
+        note = "HGVS not 3'-shifted (no reference sequence)"
+        if not all(p is not None and p.region == "cds" for p in located):
+            annotation = self._noncoding(tx, located, hgvsc)
+            return _with_note(annotation, note)
+        delta = len(variant.alt) - len(variant.ref)
+        cds = sorted(p.cds for p in located if p is not None and p.cds is not None)
+        codon, codon_end = (cds[0] - 1) // 3 + 1, (cds[-1] - 1) // 3 + 1
+        exon = ends[0].exon
+        if delta % 3:
+            consequence, kind = "frameshift_variant", "frameshift"
+            short = f"codon {codon} frameshift"
+        elif delta < 0:
+            consequence, kind = "inframe_deletion", "deletion"
+            short = f"codons {codon}-{codon_end} deletion"
+        else:
+            consequence, kind = "inframe_insertion", "insertion"
+            short = f"codons {codon}-{codon_end} insertion"
+        return Annotation(**self._base(
+            tx, consequence=consequence, hgvsc=hgvsc, hgvsp=None,
+            protein=ProteinChange(short, None, codon, codon_end, None, kind),
+            exon=exon, intron=None, note=note + "; HGVSp unknown without sequence"))
+
+
+def _fasta_name(fasta: Any, chrom: str) -> str | None:
+    refs = set(fasta.references)
+    for name in (chrom, f"chr{chrom}"):
+        if name in refs:
+            return name
+    return None
+
+
+def load_preferred_transcripts(path: str | Path) -> dict[str, set[str]]:
+    """Knowledge-base transcripts per gene (unversioned ENST), from the KB's variant table."""
+    from pgx.outputs import read_tsv
+
+    preferred: dict[str, set[str]] = {}
+    p = Path(path)
+    if not p.exists():
+        return preferred
+    for row in read_tsv(p):
+        tx = _unversioned(row.get("transcript"))
+        if tx:
+            preferred.setdefault(row["gene"], set()).add(tx)
+    return preferred
+
+
+def genes_of(annotations: Iterable[Annotation]) -> set[str]:
+    return {a.gene for a in annotations if a.gene}
+
+
+VARIANT_COLUMNS = [
+    "chrom", "pos", "id", "ref", "alt", "variant_key", "kind", "filter", "depth", "vaf",
+    "depth_source", "genotype", "gene", "transcript", "refseq", "consequence", "hgvsc", "hgvsp",
+    "protein_change", "ref_aa", "codon", "codon_end", "alt_aa", "protein_kind", "exon", "intron",
+    "annotation_source", "annotation_note",
+]
+INFO_FIELDS = [
+    ("PGX_GENE", "String", "Gene symbol (pgx)"),
+    ("PGX_TRANSCRIPT", "String", "Transcript chosen for this allele (pgx)"),
+    ("PGX_CONSEQUENCE", "String", "Sequence Ontology consequence on PGX_TRANSCRIPT (pgx)"),
+    ("PGX_HGVSC", "String", "HGVS coding change on PGX_TRANSCRIPT (pgx)"),
+    ("PGX_HGVSP", "String", "HGVS protein change, '.' when unknown (pgx)"),
+    ("PGX_VAF", "Float", "Tumor allele fraction (pgx; source in PGX_DEPTH_SOURCE)"),
+    ("PGX_DEPTH", "Integer", "Tumor read depth (pgx)"),
+    ("PGX_DEPTH_SOURCE", "String", "Tags that gave PGX_DEPTH and PGX_VAF (pgx)"),
+    ("PGX_ANNOTATION_SOURCE", "String", "vep_csq, snpeff_ann, builtin or none (pgx)"),
+    ("PGX_STATUS", "String", "kept, or why pgx did not use this allele"),
+]
+
+
+def _info_value(value: object) -> str:
+    """VCF INFO values may not hold ',', ';', '=', whitespace: percent-encode them (VCF 4.3)."""
+    if value is None or value == "":
+        return "."
+    text = str(value)
+    for ch, code in (("%", "%25"), (",", "%2C"), (";", "%3B"), ("=", "%3D"), (" ", "%20"),
+                     ("\t", "%09"), (":", "%3A")):
+        text = text.replace(ch, code)
+    return text
+
+
+def annotate_vcf(
+    vcf_path: str,
+    *,
+    build: str,
+    out_vcf: str,
+    out_tsv: str,
+    resources: Path,
+    tumor_sample: str | None = None,
+    normal_sample: str | None = None,
+    filters: Any = None,
+    reference_fasta: str | None = None,
+    qc_out: str | None = None,
+) -> dict[str, Any]:
+    """Stream the VCF once: annotated VCF.gz (+.tbi) keeping every record, and a tidy table of
+    the variants that passed. All outputs appear together or not at all."""
+    import pysam
+    from cyvcf2 import Writer
+
+    from pgx import __version__
+    from pgx.kb import Manifest
+    from pgx.outputs import atomic_path, write_text_atomic, write_tsv_atomic
+    from pgx.vcf import Filters, ReadStats, iter_variants, open_vcf
+
+    filters = filters or Filters()
+    stats = ReadStats()
+    reader = open_vcf(vcf_path)
+    header = reader.raw_header
+    csq = CsqParser(header)
+    index: TranscriptIndex | None = None
+    builtin: BuiltinAnnotator | None = None
+    fasta = pysam.FastaFile(reference_fasta) if reference_fasta else None
+    if build == "GRCh38":
+        index = TranscriptIndex.load(resources / "annotation")
+        builtin = BuiltinAnnotator(index, fasta)
+    preferred = load_preferred_transcripts(resources / "kb/civic/variants.tsv")
+    for tag, kind, description in INFO_FIELDS:
+        if f"ID={tag}," in header:
+            from pgx.errors import PgxInputError
+
+            raise PgxInputError(vcf_path, f"INFO/{tag} already in the header: pgx writes that tag",
+                                record="header")
+        reader.add_info_to_header({"ID": tag, "Number": "A", "Type": kind, "Description": description})
+    reader.add_to_header(f"##pgx_version={__version__}")
+    reader.add_to_header(f"##pgx_knowledge_base={Manifest.load(resources).label}")
+    rows: list[dict[str, object]] = []
+    sources: dict[str, int] = {}
+    with atomic_path(out_vcf, suffix=".vcf.gz") as tmp_vcf, atomic_path(out_vcf + ".tbi") as tmp_tbi:
+        writer = Writer(str(tmp_vcf), reader, mode="wz")
+        # A second reader streams the same file for the normalised variants; both advance together.
+        for (record, variants), original in zip(
+            iter_variants(vcf_path, build=build, tumor_sample=tumor_sample,
+                          normal_sample=normal_sample, filters=filters,
+                          reference_fasta=reference_fasta, stats=stats),
+            reader, strict=True,
+        ):
+            by_alt = {v.alt_index: v for v in variants}
+            values: dict[str, list[str]] = {tag: [] for tag, _, _ in INFO_FIELDS}
+            for alt_index, raw_alt in enumerate(original.ALT or []):
+                variant = by_alt.get(alt_index)
+                if variant is None:
+                    for tag in values:
+                        values[tag].append(".")
+                    values["PGX_STATUS"][-1] = "not_used"
+                    continue
+                annotation = None
+                if csq.present:
+                    annotation = csq.annotate(record, variant, raw_alt, preferred)
+                if annotation is None and builtin is not None:
+                    annotation = builtin.annotate(variant)
+                if annotation is None:
+                    annotation = Annotation(None, None, None, "unknown", None, None, None, None,
+                                            None, "none", NO_ANNOTATION_NOTE)
+                sources[annotation.source] = sources.get(annotation.source, 0) + 1
+                row = _variant_row(variant, annotation, original.ID)
+                rows.append(row)
+                for tag, key in (("PGX_GENE", "gene"), ("PGX_TRANSCRIPT", "transcript"),
+                                 ("PGX_CONSEQUENCE", "consequence"), ("PGX_HGVSC", "hgvsc"),
+                                 ("PGX_HGVSP", "hgvsp"), ("PGX_DEPTH", "depth"),
+                                 ("PGX_DEPTH_SOURCE", "depth_source"),
+                                 ("PGX_ANNOTATION_SOURCE", "annotation_source")):
+                    values[tag].append(_info_value(row[key]))
+                values["PGX_VAF"].append("." if variant.vaf is None else f"{variant.vaf:.4f}")
+                values["PGX_STATUS"].append("kept")
+            for tag, items in values.items():
+                if items:
+                    original.INFO[tag] = ",".join(items)
+            writer.write_record(original)
+        writer.close()
+        try:
+            pysam.tabix_index(str(tmp_vcf), preset="vcf", force=True, keep_original=True)
+        except Exception as exc:
+            from pgx.errors import PgxInputError
+
+            raise PgxInputError(vcf_path, f"cannot index the annotated VCF ({exc}); is the input sorted?") from None
+        Path(str(tmp_vcf) + ".tbi").replace(tmp_tbi)
+        comments = [f"pgx {__version__}", f"knowledge base: {Manifest.load(resources).label}",
+                    f"input: {Path(vcf_path).name}", f"build: {build}"]
+        write_tsv_atomic(out_tsv, VARIANT_COLUMNS, rows, comments)
+    qc = {
+        "records": stats.records, "alleles": stats.alleles, "kept": stats.kept,
+        "removed": dict(sorted(stats.removed.items())), "depth_sources": dict(sorted(stats.depth_sources.items())),
+        "annotation_sources": dict(sorted(sources.items())),
+        "left_aligned": stats.left_aligned,
+        "notes": [] if stats.left_aligned else ["indels were trimmed but not left-aligned (no reference FASTA configured)"],
+    }
+    if qc_out:
+        import json
+
+        write_text_atomic(qc_out, json.dumps(qc, indent=2, sort_keys=True) + "\n")
+    return qc
+
+
+def _variant_row(variant: Variant, annotation: Annotation, record_id: str | None) -> dict[str, object]:
+    protein = annotation.protein
+    return {
+        "chrom": variant.chrom, "pos": variant.pos, "id": record_id or "", "ref": variant.ref,
+        "alt": variant.alt, "variant_key": variant.key, "kind": variant.kind,
+        "filter": variant.filter, "depth": variant.depth,
+        "vaf": None if variant.vaf is None else round(variant.vaf, 4),
+        "depth_source": variant.depth_source, "genotype": variant.genotype,
+        "gene": annotation.gene, "transcript": annotation.transcript, "refseq": annotation.refseq,
+        "consequence": annotation.consequence, "hgvsc": annotation.hgvsc, "hgvsp": annotation.hgvsp,
+        "protein_change": annotation.protein_change,
+        "ref_aa": protein.ref_aa if protein else None,
+        "codon": protein.codon if protein else None,
+        "codon_end": protein.codon_end if protein else None,
+        "alt_aa": protein.alt_aa if protein else None,
+        "protein_kind": protein.kind if protein else None,
+        "exon": annotation.exon, "intron": annotation.intron,
+        "annotation_source": annotation.source, "annotation_note": annotation.note,
+    }

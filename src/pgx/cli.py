@@ -1,0 +1,234 @@
+"""The `pgx` command: one sub-command per workflow step, each reading and writing files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from pgx import __version__
+from pgx.errors import PgxInputError
+
+
+def _resources(args: argparse.Namespace) -> Path:
+    from pgx.kb import default_resources
+
+    return Path(args.resources) if args.resources else default_resources()
+
+
+def cmd_annotate(args: argparse.Namespace) -> None:
+    from pgx.annotate import annotate_vcf
+    from pgx.vcf import Filters
+
+    qc = annotate_vcf(
+        args.vcf, build=args.build, out_vcf=args.out_vcf, out_tsv=args.out_tsv,
+        resources=_resources(args), tumor_sample=args.tumor_sample,
+        normal_sample=args.normal_sample,
+        filters=Filters(not args.keep_non_pass, args.min_depth, args.min_vaf),
+        reference_fasta=args.reference_fasta, qc_out=args.qc_out,
+    )
+    print(f"annotated {qc['kept']} of {qc['alleles']} alleles from {qc['records']} records", file=sys.stderr)
+
+
+def cmd_match(args: argparse.Namespace) -> None:
+    from pgx.kb import default_resources  # noqa: F401
+    from pgx.match import (MATCH_COLUMNS, KnowledgeBase, alterations_from_cna,
+                           alterations_from_fusions, alterations_from_variants, match)
+    from pgx.ontology import Ontology
+    from pgx.outputs import read_tsv, write_tsv_atomic
+
+    resources = _resources(args)
+    ontology = Ontology.load(resources)
+    tumor = ontology.tumor_type(args.tumor_type)
+    kb = KnowledgeBase.load(resources)
+    variants: list[dict[str, str]] = []
+    if args.variants:
+        variants = read_tsv(args.variants)
+    elif args.vcf:
+        from pgx.annotate import annotate_vcf
+
+        with tempfile.TemporaryDirectory() as tmp:
+            annotate_vcf(args.vcf, build=args.build, out_vcf=f"{tmp}/a.vcf.gz",
+                         out_tsv=f"{tmp}/v.tsv", resources=resources)
+            variants = read_tsv(f"{tmp}/v.tsv")
+    alterations = alterations_from_variants(variants, args.build, kb.hotspot_codons)
+    alterations += alterations_from_cna(args.cna or "")
+    alterations += alterations_from_fusions(args.fusions or "")
+    rows = match(alterations, kb, ontology, tumor, origin=args.origin)
+    write_tsv_atomic(args.out, MATCH_COLUMNS, rows,
+                     [f"pgx {__version__}", f"knowledge base: {kb.version}",
+                      f"tumor type: {tumor.code} ({tumor.name})"])
+    print(f"{len(rows)} matches", file=sys.stderr)
+
+
+def cmd_diplotypes(args: argparse.Namespace) -> None:
+    from pgx.outputs import read_tsv, write_tsv_atomic
+    from pgx.pharmacogenes import (CALL_COLUMNS, GUIDANCE_COLUMNS, call_vcf, guidance,
+                                   read_outside_calls)
+
+    resources = _resources(args)
+    calls = call_vcf(args.vcf, resources, samples=args.sample or None, genes=args.gene or None,
+                     missing_as_reference=args.missing_as_reference, build=args.build)
+    if args.outside_calls:
+        samples = sorted({c.sample for c in calls})
+        for sample in samples:
+            outside = read_outside_calls(args.outside_calls, sample)
+            replaced = {c.gene for c in outside}
+            calls = [c for c in calls if not (c.sample == sample and c.gene in replaced)] + outside
+    calls.sort(key=lambda c: (c.sample, c.gene))
+    comments = [f"pgx {__version__}", f"input: {Path(args.vcf).name}"]
+    write_tsv_atomic(args.out, CALL_COLUMNS, [c.as_row() for c in calls], comments)
+    if args.guidance_out:
+        proposed: set[str] = set()
+        if args.matches and Path(args.matches).exists():
+            for m in read_tsv(args.matches):
+                proposed |= {d.strip().lower() for d in m["therapy"].replace(" then ", " + ").split(" + ") if d.strip()}
+        rows: list[dict[str, object]] = []
+        for sample in sorted({c.sample for c in calls}):
+            rows += guidance([c for c in calls if c.sample == sample], resources, proposed)
+        write_tsv_atomic(args.guidance_out, GUIDANCE_COLUMNS, rows, comments)
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from pgx.ontology import Ontology
+    from pgx.report import build_report, write_report
+
+    resources = _resources(args)
+    tumor = Ontology.load(resources).tumor_type(args.tumor_type)
+    report = build_report(
+        patient=args.patient,
+        tumor_type={"code": tumor.code, "name": tumor.name, "lineage": list(tumor.lineage)},
+        build=args.build,
+        inputs={"tumor_vcf": Path(args.tumor_vcf).name if args.tumor_vcf else "",
+                "germline_vcf": Path(args.germline_vcf).name if args.germline_vcf else ""},
+        resources=resources, variants_tsv=args.variants, matches_tsv=args.matches,
+        pharmacogenes_tsv=args.pharmacogenes, guidance_tsv=args.guidance,
+        germline_matches_tsv=args.germline_matches, qc_json=args.qc,
+        settings=json.loads(args.settings) if args.settings else {},
+    )
+    write_report(report, args.json_out, args.html_out)
+
+
+def cmd_cohort(args: argparse.Namespace) -> None:
+    from pgx.cohort import summarise
+
+    summarise(args.reports, args.out_tsv, args.out_html)
+
+
+def cmd_kb_build(args: argparse.Namespace) -> None:
+    from pgx.kb.build import build
+
+    manifest = build(Path(args.shared_data), _resources(args))
+    print(json.dumps(manifest["counts"], indent=1, sort_keys=True))
+
+
+def cmd_kb_verify(args: argparse.Namespace) -> None:
+    from pgx.kb import Manifest, verify
+
+    resources = _resources(args)
+    bad = verify(resources)
+    if bad:
+        raise PgxInputError(str(resources), f"checksum mismatch: {', '.join(bad)}")
+    print(f"knowledge base intact: {Manifest.load(resources).label}")
+
+
+def cmd_samples(args: argparse.Namespace) -> None:
+    from pgx.ontology import Ontology
+    from pgx.samples import read_sheet
+
+    patients = read_sheet(args.sheet, Ontology.load(_resources(args)), check_files=not args.no_files)
+    print(f"{len(patients)} patients OK")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pgx", description=__doc__)
+    p.add_argument("--version", action="version", version=f"pgx {__version__}")
+    p.add_argument("--resources", help="knowledge-base folder (default: the bundled resources/)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("annotate", help="normalise and annotate a VCF")
+    a.add_argument("--vcf", required=True)
+    a.add_argument("--build", required=True, choices=["GRCh37", "GRCh38"])
+    a.add_argument("--tumor-sample")
+    a.add_argument("--normal-sample")
+    a.add_argument("--min-depth", type=int, default=0)
+    a.add_argument("--min-vaf", type=float, default=0.0)
+    a.add_argument("--keep-non-pass", action="store_true", help="keep records whose FILTER is not PASS")
+    a.add_argument("--reference-fasta", help="FASTA for left-alignment and codon bases")
+    a.add_argument("--out-vcf", required=True)
+    a.add_argument("--out-tsv", required=True)
+    a.add_argument("--qc-out")
+    a.set_defaults(func=cmd_annotate)
+
+    m = sub.add_parser("match", help="match variants to therapies")
+    source = m.add_mutually_exclusive_group(required=True)
+    source.add_argument("--vcf", help="a VCF (annotated on the fly)")
+    source.add_argument("--variants", help="variants.tsv from `pgx annotate`")
+    m.add_argument("--tumor-type", required=True, help="OncoTree code, e.g. LUAD")
+    m.add_argument("--build", required=True, choices=["GRCh37", "GRCh38"])
+    m.add_argument("--cna", help="TSV with columns gene, call")
+    m.add_argument("--fusions", help="TSV with columns gene_5, gene_3")
+    m.add_argument("--origin", choices=["somatic", "germline"], default="somatic")
+    m.add_argument("--out", required=True)
+    m.set_defaults(func=cmd_match)
+
+    d = sub.add_parser("diplotypes", help="call pharmacogenes from a germline VCF")
+    d.add_argument("--vcf", required=True)
+    d.add_argument("--build", choices=["GRCh37", "GRCh38"], default="GRCh38")
+    d.add_argument("--sample", action="append")
+    d.add_argument("--gene", action="append")
+    d.add_argument("--missing-as-reference", action="store_true")
+    d.add_argument("--outside-calls")
+    d.add_argument("--matches", help="matches.tsv: its drugs come first in the guidance")
+    d.add_argument("--guidance-out")
+    d.add_argument("--out", required=True)
+    d.set_defaults(func=cmd_diplotypes)
+
+    r = sub.add_parser("report", help="write report.json and report.html")
+    r.add_argument("--patient", required=True)
+    r.add_argument("--tumor-type", required=True)
+    r.add_argument("--build", required=True, choices=["GRCh37", "GRCh38"])
+    r.add_argument("--tumor-vcf", default="")
+    r.add_argument("--germline-vcf", default="")
+    for name in ("variants", "matches", "pharmacogenes", "guidance", "germline-matches", "qc"):
+        r.add_argument(f"--{name}")
+    r.add_argument("--settings", help="JSON object of run settings to show")
+    r.add_argument("--json-out", required=True)
+    r.add_argument("--html-out", required=True)
+    r.set_defaults(func=cmd_report)
+
+    c = sub.add_parser("cohort", help="summary across patients")
+    c.add_argument("--reports", nargs="+", required=True)
+    c.add_argument("--out-tsv", required=True)
+    c.add_argument("--out-html", required=True)
+    c.set_defaults(func=cmd_cohort)
+
+    s = sub.add_parser("samples", help="check a sample sheet")
+    s.add_argument("sheet")
+    s.add_argument("--no-files", action="store_true", help="do not check that files exist")
+    s.set_defaults(func=cmd_samples)
+
+    kb = sub.add_parser("kb", help="knowledge base")
+    kbsub = kb.add_subparsers(dest="kb_command", required=True)
+    b = kbsub.add_parser("build", help="build resources/ from the public sources")
+    b.add_argument("--shared-data", required=True, help="folder with the raw public data")
+    b.set_defaults(func=cmd_kb_build)
+    v = kbsub.add_parser("verify", help="check the tables against the manifest")
+    v.set_defaults(func=cmd_kb_verify)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except PgxInputError as exc:
+        print(f"pgx: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

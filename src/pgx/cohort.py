@@ -1,0 +1,67 @@
+"""Across patients: actionable-gene matrix, matches by level and tumor type, phenotype shares."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from pgx.outputs import write_text_atomic, write_tsv_atomic
+from pgx.report import _environment
+
+SUMMARY_COLUMNS = [
+    "patient", "tumor_type", "best_level", "on_label_level_A_B", "actionable_genes",
+    "therapy_matches", "resistance_or_no_benefit", "pharmacogene_cautions", "dpyd_phenotype",
+    "pharmacogenes_called", "pharmacogenes_tested", "report",
+]
+
+
+def summarise(report_paths: list[str], out_tsv: str, out_html: str) -> dict[str, Any]:
+    patients: list[dict[str, Any]] = []
+    genes: Counter[str] = Counter()
+    by_level_and_type: Counter[tuple[str, str]] = Counter()
+    phenotypes: dict[str, Counter[str]] = {}
+    for path in sorted(report_paths):
+        report = json.loads(Path(path).read_text())
+        sens = report["therapeutic"]["sensitivity"]
+        code = report["patient"]["tumor_type"]["code"]
+        best: dict[str, str] = {}
+        for m in sens:
+            for g in m["gene"].split(";"):
+                if g not in best or m["level"] < best[g]:
+                    best[g] = m["level"]
+            by_level_and_type[(m["level"], code)] += 1
+        genes.update(best.keys())
+        calls = {c["gene"]: c for c in report["pharmacogenomics"]["calls"]}
+        for gene, c in calls.items():
+            phenotypes.setdefault(gene, Counter())[c["phenotype"] or "not called"] += 1
+        cautions = sorted({g["drug"] for g in report["pharmacogenomics"]["guidance"] if g["caution"] == "true"})
+        levels = sorted(m["level"] for m in sens)
+        patients.append({
+            "patient": report["patient"]["id"], "tumor_type": code,
+            "best_level": levels[0] if levels else "",
+            "on_label_level_A_B": sum(1 for m in sens if m["on_label"] and m["level"] in "AB"),
+            "actionable_genes": ";".join(sorted(best)),
+            "therapy_matches": len(sens),
+            "resistance_or_no_benefit": len(report["therapeutic"]["resistance"]),
+            "pharmacogene_cautions": ";".join(cautions),
+            "dpyd_phenotype": calls.get("DPYD", {}).get("phenotype", "not tested") or "not called",
+            "pharmacogenes_called": report["summary"]["pharmacogenes_called"],
+            "pharmacogenes_tested": report["summary"]["pharmacogenes_tested"],
+            "report": str(Path(path).with_name("report.html").relative_to(Path(out_html).parent.parent))
+            if Path(path).is_relative_to(Path(out_html).parent.parent) else str(Path(path).with_name("report.html")),
+            "_best": best,
+        })
+    gene_order = [g for g, _ in sorted(genes.items(), key=lambda kv: (-kv[1], kv[0]))]
+    write_tsv_atomic(out_tsv, SUMMARY_COLUMNS, patients)
+    context = {
+        "patients": patients, "genes": gene_order,
+        "levels": sorted({lvl for lvl, _ in by_level_and_type}),
+        "types": sorted({t for _, t in by_level_and_type}),
+        "by_level_and_type": {f"{lvl}|{t}": n for (lvl, t), n in by_level_and_type.items()},
+        "phenotypes": {g: sorted(c.items()) for g, c in sorted(phenotypes.items())},
+        "n": len(patients),
+    }
+    write_text_atomic(out_html, _environment().get_template("cohort.html.j2").render(c=context))
+    return context

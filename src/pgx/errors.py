@@ -1,0 +1,14 @@
+"""One error type for bad input, printed as one line: file, record, problem."""
+
+from __future__ import annotations
+
+
+class PgxInputError(Exception):
+    """Input the pipeline refuses. `str()` is the one-line message users see."""
+
+    def __init__(self, path: str, problem: str, record: str | None = None) -> None:
+        self.path = path
+        self.record = record
+        self.problem = problem
+        where = f"{path}: {record}" if record else path
+        super().__init__(f"{where}: {problem}")

@@ -1,0 +1,275 @@
+"""CIViC monthly release → our own tables: variants (alteration specs), molecular profiles
+(with their AND/OR/NOT logic over variant ids) and evidence items. Facts only, no prose.
+
+The only module that knows CIViC's file layout.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pgx.errors import PgxInputError
+
+VARIANT_COLUMNS = [
+    "variant_id", "gene", "name", "kind", "ref_aa", "codon", "codon_end", "alt_aa",
+    "exon", "consequence_class", "partner_5", "partner_3", "rsid",
+    "grch37_chrom", "grch37_start", "grch37_stop", "grch37_ref", "grch37_alt", "transcript",
+]
+PROFILE_COLUMNS = ["profile_id", "name", "logic", "expression", "variant_ids"]
+EVIDENCE_COLUMNS = [
+    "evidence_id", "profile_id", "evidence_type", "evidence_direction", "significance",
+    "evidence_level", "rating", "disease", "doid", "therapies", "therapy_interaction_type",
+    "variant_origin", "citation_id", "source_type", "citation", "nct_ids", "assertion_ids",
+    "amp_category", "regulatory_approval", "nccn_guideline",
+]
+
+_GENE_LEVEL = {
+    "mutation": ("gene", "any_mutation"),
+    "loss-of-function": ("gene", "loss_of_function"),
+    "truncating mutation": ("gene", "loss_of_function"),
+    "inactivating mutation": ("gene", "loss_of_function"),
+    "deleterious mutation": ("gene", "loss_of_function"),
+    "biallelic inactivation": ("gene", "loss_of_function"),
+    "frameshift truncation": ("gene", "frameshift"),
+    "frameshift": ("gene", "frameshift"),
+    "amplification": ("copy_number", "amplification"),
+    "deletion": ("copy_number", "deletion"),
+    "loss": ("copy_number", "deletion"),
+    "copy number loss": ("copy_number", "deletion"),
+    "fusion": ("fusion", "any_partner"),
+    "fusions": ("fusion", "any_partner"),
+    "rearrangement": ("fusion", "any_partner"),
+}
+_EXON = re.compile(r"^exon (\d+) (deletion|insertion|mutation|missense mutation|frameshift)$", re.I)
+_PROTEIN = re.compile(r"^([A-Z])(\d+)([A-Z*](?:/[A-Z*])*)$")
+_CODON = re.compile(r"^([A-Z])(\d+)$")
+_CODON_GROUP = re.compile(r"^([A-Z])(\d+)/([A-Z])(\d+)$")
+_FRAMESHIFT = re.compile(r"^([A-Z])(\d+)fs(?:\*?\d+|X)?$", re.I)
+_PROTEIN_INDEL = re.compile(r"^([A-Z])(\d+)(?:_([A-Z])(\d+))?(del|ins|dup|delins)([A-Z]*)$", re.I)
+_RSID = re.compile(r"^rs\d+$", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class AlterationSpec:
+    kind: str
+    ref_aa: str = ""
+    codon: int | None = None
+    codon_end: int | None = None
+    alt_aa: str = ""
+    exon: int | None = None
+    consequence_class: str = ""
+    partner_5: str = ""
+    partner_3: str = ""
+    rsid: str = ""
+
+
+def parse_alteration(gene: str, name: str) -> AlterationSpec:
+    """CIViC variant name → what a patient's variant must show to match it."""
+    text = name.strip()
+    lower = text.lower()
+    if "::" in text:
+        five, three = (p.strip() for p in text.split("::", 1))
+        return AlterationSpec("fusion", partner_5=five, partner_3=three.split(" ")[0],
+                              consequence_class="named_partners")
+    if lower in _GENE_LEVEL:
+        kind, cls = _GENE_LEVEL[lower]
+        return AlterationSpec(kind, consequence_class=cls)
+    if m := _EXON.match(text):
+        return AlterationSpec("exon", exon=int(m[1]), consequence_class=m[2].lower().replace(" ", "_"))
+    if m := _PROTEIN.match(text):
+        return AlterationSpec("protein", ref_aa=m[1], codon=int(m[2]), codon_end=int(m[2]),
+                              alt_aa=m[3])
+    if m := _CODON.match(text):
+        return AlterationSpec("codon", ref_aa=m[1], codon=int(m[2]), codon_end=int(m[2]))
+    if m := _CODON_GROUP.match(text):
+        return AlterationSpec("codon", ref_aa=f"{m[1]}/{m[3]}", codon=int(m[2]),
+                              codon_end=int(m[4]), consequence_class="codon_list")
+    if m := _FRAMESHIFT.match(text):
+        return AlterationSpec("frameshift", ref_aa=m[1].upper(), codon=int(m[2]),
+                              codon_end=int(m[2]))
+    if m := _PROTEIN_INDEL.match(text):
+        end = int(m[4]) if m[4] else int(m[2])
+        return AlterationSpec("protein_indel", ref_aa=m[1].upper(), codon=int(m[2]),
+                              codon_end=end, alt_aa=m[6].upper(),
+                              consequence_class=m[5].lower())
+    if _RSID.match(text):
+        return AlterationSpec("rsid", rsid=text.lower())
+    return AlterationSpec("other", consequence_class=lower)
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        raise PgxInputError(str(path), "CIViC release file is missing")
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def release_files(release_dir: Path) -> dict[str, Path]:
+    """The release's files by kind; CIViC names them '<DD-Mon-YYYY>-<Kind>Summaries.tsv'."""
+    found: dict[str, Path] = {}
+    for kind in ("ClinicalEvidence", "Variant", "MolecularProfile", "Assertion"):
+        matches = sorted(release_dir.glob(f"*-{kind}Summaries.tsv"))
+        if not matches:
+            raise PgxInputError(str(release_dir), f"no *-{kind}Summaries.tsv in the CIViC release")
+        found[kind] = matches[-1]
+    return found
+
+
+def build_variants(rows: list[dict[str, str]]) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for r in rows:
+        spec = parse_alteration(r["gene"], r["variant"])
+        exact = bool(r["reference_bases"] or r["variant_bases"]) and r["reference_build"] == "GRCh37"
+        out.append({
+            "variant_id": int(r["variant_id"]),
+            "gene": r["gene"],
+            "name": r["variant"],
+            "kind": spec.kind,
+            "ref_aa": spec.ref_aa,
+            "codon": spec.codon,
+            "codon_end": spec.codon_end,
+            "alt_aa": spec.alt_aa,
+            "exon": spec.exon,
+            "consequence_class": spec.consequence_class,
+            "partner_5": spec.partner_5,
+            "partner_3": spec.partner_3,
+            "rsid": spec.rsid,
+            "grch37_chrom": r["chromosome"] if exact else "",
+            "grch37_start": r["start"] if exact else "",
+            "grch37_stop": r["stop"] if exact else "",
+            "grch37_ref": r["reference_bases"] if exact else "",
+            "grch37_alt": r["variant_bases"] if exact else "",
+            "transcript": r["representative_transcript"],
+        })
+    return sorted(out, key=lambda v: int(str(v["variant_id"])))
+
+
+_TOKEN = re.compile(r"\(|\)|\bAND\b|\bOR\b|\bNOT\b")
+
+
+def profile_expression(name: str, variant_ids: list[int], names: dict[int, str]) -> str:
+    """'BRAF Amplification AND ( BRAF V600E OR BRAF V600K )' → 'v17 AND ( v12 OR v20 )'.
+
+    Operands are matched to the profile's own variants by their '<gene> <variant>' text.
+    Returns '' when an operand names no variant of the profile.
+    """
+    by_text = {names[v].lower(): v for v in variant_ids if v in names}
+    parts: list[str] = []
+    pos = 0
+    for m in _TOKEN.finditer(name):
+        operand = name[pos : m.start()].strip()
+        if operand:
+            if operand.lower() not in by_text:
+                return ""
+            parts.append(f"v{by_text[operand.lower()]}")
+        parts.append(m.group(0))
+        pos = m.end()
+    tail = name[pos:].strip()
+    if tail:
+        if tail.lower() not in by_text:
+            return ""
+        parts.append(f"v{by_text[tail.lower()]}")
+    return " ".join(parts)
+
+
+def build_profiles(
+    rows: list[dict[str, str]], variants: list[dict[str, object]]
+) -> tuple[list[dict[str, object]], int]:
+    names = {int(str(v["variant_id"])): f"{v['gene']} {v['name']}" for v in variants}
+    out: list[dict[str, object]] = []
+    unparsed = 0
+    for r in rows:
+        ids = [int(x) for x in r["variant_ids"].replace(" ", "").split(",") if x]
+        expression = profile_expression(r["name"], ids, names)
+        if len(ids) == 1 and not expression:
+            expression = f"v{ids[0]}"
+        logic = "single" if len(ids) == 1 else "complex"
+        if not expression:
+            unparsed += 1
+            logic = "unparsed"
+        out.append({
+            "profile_id": int(r["molecular_profile_id"]),
+            "name": r["name"],
+            "logic": logic,
+            "expression": expression,
+            "variant_ids": ",".join(str(i) for i in ids),
+        })
+    return sorted(out, key=lambda p: int(str(p["profile_id"]))), unparsed
+
+
+def build_evidence(
+    rows: list[dict[str, str]], assertions: list[dict[str, str]]
+) -> list[dict[str, object]]:
+    by_eid: dict[int, list[dict[str, str]]] = {}
+    for a in assertions:
+        for eid in a.get("evidence_item_ids", "").replace(" ", "").split(","):
+            if eid.isdigit():
+                by_eid.setdefault(int(eid), []).append(a)
+    out: list[dict[str, object]] = []
+    for r in rows:
+        if r["evidence_status"] != "accepted":
+            continue
+        eid = int(r["evidence_id"])
+        linked = sorted(by_eid.get(eid, []), key=lambda a: int(a["assertion_id"]))
+        therapies = [t.strip() for t in r["therapies"].split(",") if t.strip()]
+        out.append({
+            "evidence_id": eid,
+            "profile_id": int(r["molecular_profile_id"]),
+            "evidence_type": r["evidence_type"],
+            "evidence_direction": r["evidence_direction"],
+            "significance": r["significance"],
+            "evidence_level": r["evidence_level"],
+            "rating": r["rating"],
+            "disease": r["disease"],
+            "doid": f"DOID:{r['doid']}" if r["doid"] else "",
+            "therapies": ";".join(therapies),
+            "therapy_interaction_type": r["therapy_interaction_type"],
+            "variant_origin": r["variant_origin"],
+            "citation_id": r["citation_id"],
+            "source_type": r["source_type"],
+            "citation": r["citation"],
+            "nct_ids": r["nct_ids"].replace(" ", ""),
+            "assertion_ids": ",".join(a["assertion_id"] for a in linked),
+            "amp_category": ";".join(sorted({a.get("amp_category", "") for a in linked} - {""})),
+            "regulatory_approval": ";".join(
+                sorted({a.get("regulatory_approval", "") for a in linked} - {""})),
+            "nccn_guideline": ";".join(sorted({a.get("nccn_guideline", "") for a in linked} - {""})),
+        })
+    return sorted(out, key=lambda e: int(str(e["evidence_id"])))
+
+
+def release_date(release_dir: Path) -> str:
+    """'01-Aug-2024-…' → '2024-08-01'; the folder name is used when it is already a date."""
+    import datetime as dt
+
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", release_dir.name):
+        return release_dir.name
+    head = release_files(release_dir)["ClinicalEvidence"].name[:11]
+    return dt.datetime.strptime(head, "%d-%b-%Y").date().isoformat()
+
+
+def build_tables(release_dir: Path) -> tuple[dict[str, list[dict[str, object]]], dict[str, object]]:
+    files = release_files(release_dir)
+    variants = build_variants(_read(files["Variant"]))
+    profiles, unparsed = build_profiles(_read(files["MolecularProfile"]), variants)
+    evidence = build_evidence(_read(files["ClinicalEvidence"]), _read(files["Assertion"]))
+    counts: dict[str, object] = {
+        "variants": len(variants),
+        "profiles": len(profiles),
+        "profiles_complex": sum(1 for p in profiles if p["logic"] == "complex"),
+        "profiles_unparsed": unparsed,
+        "evidence_items": len(evidence),
+        "variant_kinds": _count(v["kind"] for v in variants),
+    }
+    tables = {"variants": variants, "profiles": profiles, "evidence": evidence}
+    return tables, counts
+
+
+def _count(values: object) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:  # type: ignore[attr-defined]
+        out[str(v)] = out.get(str(v), 0) + 1
+    return dict(sorted(out.items()))

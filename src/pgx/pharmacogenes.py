@@ -1,0 +1,512 @@
+"""Germline genotypes → star-allele diplotypes → phenotypes → CPIC/DPWG recommendations.
+
+The matcher follows PharmCAT's rules: only definition positions are read (GRCh38); a position
+absent from the VCF is missing, not reference (unless asked); phased strands are matched one by
+one when every heterozygous call shares one phase set; otherwise every diplotype consistent with
+all positions is enumerated and scored by the number of defined positions, and all top-scoring
+ties are returned. DPYD uses the two lowest-activity variants.
+
+Cohort mode reads each gene's positions once for all samples and calls each distinct genotype
+pattern once.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pgx.errors import PgxInputError
+from pgx.kb import load_table
+from pgx.vcf import bare_contig, check_build, open_vcf
+
+IUPAC = {
+    "R": "AG", "Y": "CT", "S": "GC", "W": "AT", "K": "GT", "M": "AC",
+    "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG", "N": "ACGT",
+}
+# PharmCAT treats an undocumented ALT as reference in these genes so that toxicity
+# recommendations still fire; elsewhere it stops the call.
+TOXICITY_GENES = frozenset({"CACNA1S", "DPYD", "G6PD", "NUDT15", "RYR1", "TPMT"})
+ACTIVITY_SCORE_GENES = frozenset({"CYP2C9", "DPYD", "CYP2D6"})
+
+CALL_COLUMNS = [
+    "sample", "gene", "diplotype", "phenotype", "activity_score", "lookup_key", "status",
+    "missing_positions", "positions_tested", "missing_detail", "assumed_reference", "phased",
+    "source", "notes", "definition_version",
+]
+GUIDANCE_COLUMNS = [
+    "sample", "drug", "genes", "lookup_key", "source", "classification", "population",
+    "recommendation", "proposed_by_matching", "caution", "data_version",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    chrom: str
+    pos: int
+    rsid: str
+    ref: str
+    alts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NamedAllele:
+    name: str
+    is_reference: bool
+    defined: dict[int, frozenset[str]]  # position → alleles this allele accepts
+
+
+@dataclass(slots=True)
+class GeneDefinition:
+    gene: str
+    chrom: str
+    positions: list[Position]
+    alleles: list[NamedAllele]
+    version: str
+
+    @property
+    def reference(self) -> NamedAllele:
+        return next(a for a in self.alleles if a.is_reference)
+
+
+@dataclass(slots=True)
+class Phenotypes:
+    functions: dict[tuple[str, str], tuple[str, str]]
+    diplotypes: dict[tuple[str, str, str], tuple[str, str, str]]
+
+
+@dataclass(slots=True)
+class Call:
+    sample: str
+    gene: str
+    diplotype: str = ""
+    phenotype: str = ""
+    activity_score: str = ""
+    lookup_key: str = ""
+    status: str = "not_called"
+    missing: list[Position] = field(default_factory=list)
+    tested: int = 0
+    assumed_reference: bool = False
+    phased: bool = False
+    source: str = "vcf"
+    notes: list[str] = field(default_factory=list)
+    version: str = ""
+
+    def as_row(self) -> dict[str, object]:
+        return {
+            "sample": self.sample, "gene": self.gene, "diplotype": self.diplotype,
+            "phenotype": self.phenotype, "activity_score": self.activity_score,
+            "lookup_key": self.lookup_key, "status": self.status,
+            "missing_positions": len(self.missing), "positions_tested": self.tested,
+            "missing_detail": ",".join(p.rsid or f"{p.chrom}:{p.pos}" for p in self.missing),
+            "assumed_reference": self.assumed_reference, "phased": self.phased,
+            "source": self.source, "notes": "; ".join(self.notes),
+            "definition_version": self.version,
+        }
+
+
+def _accepts(allele: str) -> frozenset[str]:
+    if len(allele) == 1 and allele in IUPAC:
+        return frozenset(IUPAC[allele])
+    return frozenset({allele})
+
+
+def load_definitions(resources: Path) -> dict[str, GeneDefinition]:
+    genes: dict[str, GeneDefinition] = {}
+    for r in load_table(resources, "pgx/positions.tsv"):
+        gene = genes.setdefault(r["gene"], GeneDefinition(r["gene"], r["chrom"], [], [], r["definition_version"]))
+        gene.positions.append(Position(r["chrom"], int(r["position"]), r["rsid"], r["ref"],
+                                       tuple(a for a in r["alts"].split(",") if a)))
+    for r in load_table(resources, "pgx/alleles.tsv"):
+        defined = {}
+        for part in r["definition"].split(";"):
+            if part:
+                pos, allele = part.split("=", 1)
+                defined[int(pos)] = _accepts(allele)
+        genes[r["gene"]].alleles.append(NamedAllele(r["allele"], r["is_reference"] == "true", defined))
+    return genes
+
+
+def load_phenotypes(resources: Path) -> Phenotypes:
+    functions = {(r["gene"], r["allele"]): (r["function"], r["activity_value"])
+                 for r in load_table(resources, "pgx/functions.tsv")}
+    diplotypes = {(r["gene"], r["allele_1"], r["allele_2"]): (r["phenotype"], r["activity_score"], r["lookup_key"])
+                  for r in load_table(resources, "pgx/diplotypes.tsv.gz")}
+    return Phenotypes(functions, diplotypes)
+
+
+# A sample's genotype at one position: its alleles (VCF spelling in the definition's frame),
+# or None when missing; plus whether it was phased and its phase set.
+Genotype = tuple[tuple[str, ...] | None, bool, int | None]
+
+
+def _diplotype_candidates(gene: GeneDefinition, present: dict[int, tuple[str, ...]],
+                          phased: bool) -> tuple[list[tuple[NamedAllele, NamedAllele | None]], str]:
+    """All top-scoring diplotypes consistent with the genotypes at every present position."""
+    ref = gene.reference
+    usable: list[NamedAllele] = []
+    for allele in gene.alleles:
+        if allele.is_reference:
+            usable.append(allele)
+            continue
+        variant_positions = [p for p, acc in allele.defined.items()
+                             if not (ref.defined.get(p, frozenset()) & acc)]
+        if variant_positions and all(p in present for p in variant_positions):
+            usable.append(allele)
+        elif variant_positions and any(p in present for p in variant_positions):
+            # Partly observable alleles can still be ruled out, but never called.
+            continue
+
+    def ok(allele: NamedAllele, pos: int, base: str) -> bool:
+        accepted = allele.defined.get(pos)
+        if accepted is None:
+            accepted = ref.defined.get(pos)
+        return accepted is None or base in accepted
+
+    def score(allele: NamedAllele) -> int:
+        return sum(1 for p in allele.defined if p in present)
+
+    ploidy = max((len(g) for g in present.values()), default=2)
+    if ploidy == 1:
+        singles = [a for a in usable if all(ok(a, p, g[0]) for p, g in present.items())]
+        if not singles:
+            return [], "no named allele fits the haplotype"
+        best = max(score(a) for a in singles)
+        return [(a, None) for a in singles if score(a) == best], ""
+    candidates = [a for a in usable
+                  if all(any(ok(a, p, b) for b in g) for p, g in present.items())]
+    pairs: list[tuple[NamedAllele, NamedAllele | None]] = []
+    for a, b in itertools.combinations_with_replacement(candidates, 2):
+        if phased:
+            fits = all(ok(a, p, g[0]) and ok(b, p, g[1]) for p, g in present.items()) or all(
+                ok(b, p, g[0]) and ok(a, p, g[1]) for p, g in present.items())
+        else:
+            fits = all((ok(a, p, g[0]) and ok(b, p, g[1])) or (ok(a, p, g[1]) and ok(b, p, g[0]))
+                       for p, g in present.items())
+        if fits:
+            pairs.append((a, b))
+    if not pairs:
+        return [], "no pair of named alleles explains the genotypes"
+    best = max(score(a) + score(b) for a, b in pairs if b is not None)
+    return [(a, b) for a, b in pairs if b is not None and score(a) + score(b) == best], ""
+
+
+def _name(pair: tuple[NamedAllele, NamedAllele | None]) -> str:
+    a, b = pair
+    if b is None:
+        return a.name
+    first, second = sorted((a.name, b.name), key=_allele_sort_key)
+    return f"{first}/{second}"
+
+
+def _allele_sort_key(name: str) -> tuple[int, int, str]:
+    digits = "".join(ch for ch in name.lstrip("*").split(".")[0] if ch.isdigit())
+    if name.startswith("*") and digits:
+        return (0, int(digits), name)
+    return (0 if "Reference" in name or "reference" in name else 1, 0, name)
+
+
+def call_gene(gene: GeneDefinition, genotypes: dict[int, Genotype], phenotypes: Phenotypes,
+              sample: str, missing_as_reference: bool = False) -> Call:
+    call = Call(sample=sample, gene=gene.gene, tested=len(gene.positions), version=gene.version)
+    present: dict[int, tuple[str, ...]] = {}
+    phase_sets: set[int | None] = set()
+    all_het_phased = True
+    undocumented: list[str] = []
+    for position in gene.positions:
+        alleles, is_phased, phase_set = genotypes.get(position.pos, (None, False, None))
+        if alleles is None:
+            if missing_as_reference:
+                present[position.pos] = (position.ref, position.ref)
+                call.assumed_reference = True
+            else:
+                call.missing.append(position)
+            continue
+        known = {position.ref, *position.alts}
+        if any(a not in known for a in alleles):
+            if gene.gene in TOXICITY_GENES:
+                alleles = tuple(a if a in known else position.ref for a in alleles)
+                call.notes.append(f"undocumented allele at {position.rsid or position.pos} read as reference")
+            else:
+                undocumented.append(position.rsid or str(position.pos))
+                continue
+        present[position.pos] = alleles
+        if len(set(alleles)) > 1:
+            if is_phased:
+                phase_sets.add(phase_set)
+            else:
+                all_het_phased = False
+    if call.assumed_reference:
+        call.notes.append("positions absent from the VCF were taken as reference (--missing-as-reference)")
+    if undocumented:
+        call.status = "not_called"
+        call.notes.append(f"undocumented allele at {', '.join(undocumented)}")
+        return call
+    if not present:
+        call.notes.append(f"not called: {len(call.missing)} of {call.tested} positions missing")
+        return call
+    call.phased = all_het_phased and len(phase_sets) <= 1 and any(
+        len(set(g)) > 1 for g in present.values())
+    if gene.gene == "DPYD":
+        return _call_dpyd(gene, present, phenotypes, call)
+    pairs, problem = _diplotype_candidates(gene, present, call.phased)
+    if not pairs:
+        call.notes.append(problem)
+        return call
+    names = sorted({_name(p) for p in pairs})
+    call.diplotype = " OR ".join(names)
+    call.status = "called" if len(names) == 1 else "ambiguous"
+    results = {_phenotype_of(gene.gene, p, phenotypes) for p in pairs}
+    if len(results) == 1:
+        call.phenotype, call.activity_score, call.lookup_key = results.pop()
+    else:
+        call.phenotype = "Indeterminate (ambiguous: " + " | ".join(sorted({r[0] for r in results})) + ")"
+    if call.missing:
+        call.notes.append(f"{len(call.missing)} of {call.tested} positions missing; alleles defined there were not tested")
+    return call
+
+
+def _phenotype_of(gene: str, pair: tuple[NamedAllele, NamedAllele | None],
+                  phenotypes: Phenotypes) -> tuple[str, str, str]:
+    a, b = pair
+    names = sorted([a.name] + ([b.name] if b is not None else []))
+    key = (gene, names[0], names[1] if len(names) > 1 else "")
+    found = phenotypes.diplotypes.get(key)
+    if found is None:
+        return ("Indeterminate", "", "")
+    return found
+
+
+def _call_dpyd(gene: GeneDefinition, present: dict[int, tuple[str, ...]], phenotypes: Phenotypes,
+               call: Call) -> Call:
+    """DPYD: the two lowest-activity variants decide the activity score (CPIC)."""
+    ref = gene.reference
+    found: list[tuple[float, str]] = []
+    for allele in gene.alleles:
+        if allele.is_reference:
+            continue
+        variant_positions = {p: acc for p, acc in allele.defined.items()
+                             if not (ref.defined.get(p, frozenset()) & acc)}
+        if not variant_positions or not all(p in present for p in variant_positions):
+            continue
+        copies = min(sum(1 for b in present[p] if b in acc) for p, acc in variant_positions.items())
+        activity = phenotypes.functions.get(("DPYD", allele.name), ("", ""))[1]
+        for _ in range(copies):
+            found.append((float(activity) if activity else 1.0, allele.name))
+    variants = sorted(found)
+    if not variants:
+        call.diplotype = "Reference/Reference"
+    elif len(variants) == 1:
+        call.diplotype = f"Reference/{variants[0][1]}"
+    elif len(variants) == 2 and (call.phased or variants[0][1] == variants[1][1]):
+        call.diplotype = f"{variants[0][1]}/{variants[1][1]}"
+    else:
+        call.diplotype = " + ".join(n for _, n in variants)
+        call.notes.append("unphased DPYD variants: no diplotype; the two lowest-activity variants set the score")
+    lowest = [a for a, _ in variants[:2]] + [1.0] * max(0, 2 - len(variants))
+    score = sum(lowest[:2])
+    call.activity_score = f"{score:.1f}"
+    call.lookup_key = call.activity_score
+    call.phenotype = ("Normal Metabolizer" if score >= 2 else
+                      "Intermediate Metabolizer" if score >= 1 else "Poor Metabolizer")
+    call.status = "called"
+    if call.missing:
+        call.notes.append(f"{len(call.missing)} of {call.tested} positions missing; variants there were not tested")
+    return call
+
+
+def _align_allele(allele: str, sample_ref: str, def_ref: str) -> str:
+    """Put a sample allele in the definition's frame when the record's REF is shorter
+    (e.g. REF C/ALT CAT written for the UGT1A1 TA repeat the definition spells CAT/CATAT)."""
+    if sample_ref == def_ref:
+        return allele
+    if def_ref.startswith(sample_ref):
+        return allele + def_ref[len(sample_ref):]
+    if sample_ref.startswith(def_ref) and allele.endswith(sample_ref[len(def_ref):]):
+        return allele[: len(allele) - (len(sample_ref) - len(def_ref))]
+    return allele
+
+
+def read_genotypes(vcf_path: str, genes: Iterable[GeneDefinition], samples: list[str] | None,
+                   build: str = "GRCh38") -> tuple[list[str], dict[str, dict[int, list[Genotype]]]]:
+    """For every gene, the genotypes of every chosen sample at every definition position."""
+    vcf = open_vcf(vcf_path, gts012=False)
+    check_build(vcf, build, vcf_path)
+    if build != "GRCh38":
+        raise PgxInputError(vcf_path, "pharmacogene definitions are GRCh38; a GRCh37 germline VCF is refused (liftover not yet supported)")
+    all_samples = list(vcf.samples)
+    if not all_samples:
+        raise PgxInputError(vcf_path, "VCF has no sample columns: genotypes cannot be called")
+    chosen = samples or all_samples
+    for s in chosen:
+        if s not in all_samples:
+            raise PgxInputError(vcf_path, f"sample {s!r} not in the VCF (has {len(all_samples)} samples)")
+    index = np.array([all_samples.index(s) for s in chosen])
+    genes = list(genes)
+    wanted: dict[tuple[str, int], tuple[str, Position]] = {
+        (bare_contig(p.chrom), p.pos): (g.gene, p) for g in genes for p in g.positions}
+    out: dict[str, dict[int, list[Genotype]]] = {g.gene: {} for g in genes}
+    has_index = Path(vcf_path + ".tbi").exists() or Path(vcf_path + ".csi").exists()
+    contig_names = {bare_contig(c): c for c in vcf.seqnames} if has_index else {}
+    records = (
+        _region_records(vcf, genes, contig_names) if has_index else iter(vcf)
+    )
+    for record in records:
+        hit = wanted.get((bare_contig(record.CHROM), record.POS))
+        if hit is None:
+            continue
+        gene, position = hit
+        alleles_of_record = [record.REF] + list(record.ALT)
+        framed = [_align_allele(a, record.REF, position.ref) for a in alleles_of_record]
+        gts = record.genotypes
+        ps = _phase_sets(record, len(all_samples))
+        per_sample: list[Genotype] = []
+        for i in index:
+            gt = gts[i]
+            indices = gt[:-1]
+            if any(x is None or x < 0 for x in indices):
+                per_sample.append((None, False, None))  # partial or missing: not usable
+                continue
+            per_sample.append((tuple(framed[x] for x in indices), bool(gt[-1]), ps[i] if ps is not None else None))
+        existing = out[gene].get(position.pos)
+        if existing is None:
+            out[gene][position.pos] = per_sample
+        else:  # split multi-allelic records: keep, per sample, the call that is not reference
+            out[gene][position.pos] = [
+                new if new[0] is not None and any(a != position.ref for a in new[0]) else old
+                for old, new in zip(existing, per_sample, strict=True)]
+    return list(chosen), out
+
+
+def _phase_sets(record: object, n: int) -> list[int | None] | None:
+    try:
+        ps = record.format("PS")  # type: ignore[attr-defined]
+    except Exception:
+        return None
+    if ps is None:
+        return None
+    return [int(x[0]) if x[0] >= 0 else None for x in ps]
+
+
+def _region_records(vcf: object, genes: list[GeneDefinition], contigs: dict[str, str]) -> Iterable[object]:
+    seen: set[tuple[str, int, str, str]] = set()
+    for gene in genes:
+        chrom = contigs.get(bare_contig(gene.chrom))
+        if chrom is None:
+            continue
+        lo = min(p.pos for p in gene.positions)
+        hi = max(p.pos for p in gene.positions)
+        for record in vcf(f"{chrom}:{lo}-{hi}"):  # type: ignore[operator]
+            key = (record.CHROM, record.POS, record.REF, ",".join(record.ALT))
+            if key in seen:
+                continue
+            seen.add(key)
+            yield record
+
+
+def call_vcf(vcf_path: str, resources: Path, samples: list[str] | None = None,
+             genes: list[str] | None = None, missing_as_reference: bool = False,
+             build: str = "GRCh38") -> list[Call]:
+    definitions = load_definitions(resources)
+    if genes:
+        unknown = [g for g in genes if g not in definitions]
+        if unknown:
+            raise PgxInputError("--gene", f"not a gene called from VCF: {', '.join(unknown)}")
+    chosen = [definitions[g] for g in (genes or sorted(definitions))]
+    phenotypes = load_phenotypes(resources)
+    names, genotypes = read_genotypes(vcf_path, chosen, samples, build)
+    calls: list[Call] = []
+    for gene in chosen:
+        memo: dict[tuple[object, ...], Call] = {}
+        by_pos = genotypes[gene.gene]
+        for i, sample in enumerate(names):
+            per_position = {pos: values[i] for pos, values in by_pos.items()}
+            signature = tuple(sorted(per_position.items()))
+            cached = memo.get(signature)
+            if cached is None:
+                cached = call_gene(gene, per_position, phenotypes, sample, missing_as_reference)
+                memo[signature] = cached
+            calls.append(_for_sample(cached, sample))
+    return calls
+
+
+def _for_sample(call: Call, sample: str) -> Call:
+    return Call(sample, call.gene, call.diplotype, call.phenotype, call.activity_score,
+                call.lookup_key, call.status, list(call.missing), call.tested,
+                call.assumed_reference, call.phased, call.source, list(call.notes), call.version)
+
+
+def read_outside_calls(path: str, sample: str) -> list[Call]:
+    """Outside calls (CYP2D6, HLA): TSV gene, diplotype[, phenotype, activity]; no header."""
+    calls = []
+    with open(path, encoding="utf-8") as handle:
+        for n, line in enumerate(handle, 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) < 2:
+                raise PgxInputError(path, "expected gene<TAB>diplotype[<TAB>phenotype<TAB>activity]", record=f"line {n}")
+            gene, diplotype = parts[0].strip(), parts[1].strip()
+            phenotype = parts[2].strip() if len(parts) > 2 else ""
+            activity = parts[3].strip() if len(parts) > 3 else ""
+            lookup = activity if gene in ACTIVITY_SCORE_GENES and activity else phenotype
+            calls.append(Call(sample=sample, gene=gene, diplotype=diplotype, phenotype=phenotype,
+                              activity_score=activity, lookup_key=lookup, status="called",
+                              source="outside_call", notes=["outside call, not verified from the VCF"]))
+    return calls
+
+
+def _parse_lookup(key: str) -> dict[str, str]:
+    out = {}
+    for part in key.split(";"):
+        if "=" not in part:
+            continue
+        gene, value = part.split("=", 1)
+        value = value.strip()
+        if value[:1].isdigit() and " (" in value:
+            value = value.split(" (", 1)[0]
+        out[gene.strip()] = value
+    return out
+
+
+def guidance(calls: list[Call], resources: Path, proposed_drugs: set[str]) -> list[dict[str, object]]:
+    """Recommendation rows whose every gene key matches this patient's results.
+
+    Genes that were not called enter multi-gene lookups as 'No Result', as CPIC tables do."""
+    keys: dict[str, str] = {}
+    for c in calls:
+        keys[c.gene] = c.lookup_key if c.status == "called" and c.lookup_key else "No Result"
+    sample = calls[0].sample if calls else ""
+    rows = []
+    for r in load_table(resources, "pgx/recommendations.tsv"):
+        wanted = _parse_lookup(r["lookup_key"])
+        if not wanted or not all(g in keys for g in wanted):
+            continue
+        if not all(keys[g] == v for g, v in wanted.items()):
+            continue
+        if all(keys[g] == "No Result" for g in wanted):
+            continue
+        drug = r["drug"]
+        caution = r["classification"] not in ("No recommendation", "") and not _is_standard(r["recommendation"])
+        rows.append({
+            "sample": sample, "drug": drug, "genes": r["genes"], "lookup_key": r["lookup_key"],
+            "source": r["source"], "classification": r["classification"],
+            "population": r["population"], "recommendation": r["recommendation"],
+            "proposed_by_matching": drug in proposed_drugs, "caution": caution,
+            "data_version": r["data_version"],
+        })
+    rows.sort(key=lambda x: (not x["proposed_by_matching"], not x["caution"], str(x["drug"]), str(x["source"])))
+    return rows
+
+
+_STANDARD_PHRASES = ("per standard dosing", "label-recommended dosage", "no indication to change",
+                     "standard starting dose", "initiate therapy with recommended starting dose",
+                     "no action is needed", "use label-recommended")
+
+
+def _is_standard(text: str) -> bool:
+    lower = text.lower()
+    return any(p in lower for p in _STANDARD_PHRASES)

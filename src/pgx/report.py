@@ -1,0 +1,179 @@
+"""The per-patient report: report.json (the contract) and report.html rendered from it.
+
+Every section is built from the step outputs only; every string from an input file reaches the
+HTML through Jinja2's autoescaping.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from pgx import __version__
+from pgx.kb import Manifest
+from pgx.outputs import read_tsv, write_text_atomic
+
+SCHEMA_VERSION = "1.0"
+SENSITIVITY = {"sensitivity", "reduced_sensitivity"}
+AGAINST = {"resistance", "no_benefit", "resistance_not_supported", "adverse_response"}
+
+LIMITATIONS = [
+    "Matches come from the bundled knowledge base only (CIViC, accepted evidence); absence of a "
+    "match is not evidence of no benefit.",
+    "Evidence levels are the source's own, with a harmonised A-D level beside them; they are not "
+    "a treatment recommendation.",
+    "Pharmacogene positions absent from the germline VCF are reported as missing, not as "
+    "reference, unless the run says otherwise; CYP2D6 and HLA are taken only from outside calls.",
+    "Copy number, structural variants and fusions are matched only when supplied as tables.",
+]
+DISCLAIMER = (
+    "For research and for discussion by qualified clinicians. Not a medical device; every finding "
+    "must be confirmed against the cited sources and the patient's full clinical picture."
+)
+
+
+def _rows(path: str | None) -> list[dict[str, str]]:
+    if not path or not Path(path).exists():
+        return []
+    return read_tsv(path)
+
+
+def _bool(value: str | bool) -> bool:
+    return value is True or value == "true"
+
+
+def _match_json(r: dict[str, str]) -> dict[str, Any]:
+    return {
+        "gene": r["gene"], "alteration": r["alteration"], "match_level": r["match_level"],
+        "therapy": r["therapy"], "direction": r["direction"], "level": r["level"],
+        "native_level": r["native_level"], "amp_tier": r["amp_tier"],
+        "on_label": _bool(r["on_label"]), "tumor_type_relation": r["tumor_type_relation"],
+        "disease": r["disease"], "doid": r["doid"], "evidence_type": r["evidence_type"],
+        "significance": r["significance"], "source": r["source"], "source_id": r["source_id"],
+        "source_url": r["source_url"],
+        "citations": [c for c in r["citations"].split(";") if c],
+        "profile": r["profile"], "hgvsp": r["hgvsp"], "hgvsc": r["hgvsc"], "vaf": r["vaf"],
+        "origin": r["origin"], "kb_version": r["kb_version"],
+        "pgx_caution": r.get("pgx_caution", ""),
+    }
+
+
+def build_report(
+    *,
+    patient: str,
+    tumor_type: dict[str, Any],
+    build: str,
+    inputs: dict[str, str],
+    resources: Path,
+    variants_tsv: str | None,
+    matches_tsv: str | None,
+    pharmacogenes_tsv: str | None,
+    guidance_tsv: str | None,
+    germline_matches_tsv: str | None = None,
+    qc_json: str | None = None,
+    settings: dict[str, Any] | None = None,
+    generated_at: str | None = None,
+) -> dict[str, Any]:
+    manifest = Manifest.load(resources)
+    variants = _rows(variants_tsv)
+    matches = [_match_json(r) for r in _rows(matches_tsv)]
+    germline = [_match_json(r) for r in _rows(germline_matches_tsv)]
+    calls = _rows(pharmacogenes_tsv)
+    guidance = _rows(guidance_tsv)
+    caution_drugs = {g["drug"] for g in guidance if _bool(g["caution"])}
+    for m in matches:
+        drugs = {d.strip().lower() for d in m["therapy"].replace(" then ", " + ").split(" + ") if d.strip()}
+        flagged = sorted(drugs & caution_drugs)
+        m["pgx_caution"] = ", ".join(flagged)
+    therapeutic = [m for m in matches if m["evidence_type"] == "Predictive"]
+    sensitivity = [m for m in therapeutic if m["direction"] in SENSITIVITY]
+    against = [m for m in therapeutic if m["direction"] in AGAINST]
+    other = [m for m in matches if m["evidence_type"] != "Predictive"]
+    matched_keys = {k for r in _rows(matches_tsv) for k in r["variant_keys"].split(";")}
+    uncertain = [v for v in variants if v["variant_key"] not in matched_keys]
+    by_level: dict[str, int] = {lvl: 0 for lvl in "ABCD"}
+    for m in sensitivity + against:
+        by_level[m["level"]] = by_level.get(m["level"], 0) + 1
+    called = [c for c in calls if c["status"] in ("called", "ambiguous")]
+    key_findings = _key_findings(sensitivity, against, guidance)
+    qc = json.loads(Path(qc_json).read_text()) if qc_json and Path(qc_json).exists() else {}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "pipeline": {"name": "pgx", "version": __version__},
+        "generated_at": generated_at or dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "knowledge_base": {"label": manifest.label, "sources": manifest.data["sources"]},
+        "patient": {"id": patient, "tumor_type": tumor_type, "build": build, "inputs": inputs},
+        "summary": {
+            "variants_analysed": len(variants),
+            "matches_by_level": by_level,
+            "therapy_matches": len(sensitivity),
+            "resistance_or_no_benefit": len(against),
+            "pharmacogenes_called": len(called),
+            "pharmacogenes_tested": len(calls),
+        },
+        "key_findings": key_findings,
+        "therapeutic": {"sensitivity": sensitivity, "resistance": against, "prognostic_diagnostic": other},
+        "pharmacogenomics": {"calls": calls, "guidance": guidance},
+        "germline_findings": germline,
+        "uncertain_significance": {"count": len(uncertain), "table": "variants.tsv"},
+        "qc": qc,
+        "settings": settings or {},
+        "limitations": LIMITATIONS,
+        "disclaimer": DISCLAIMER,
+    }
+
+
+def _key_findings(sensitivity: list[dict[str, Any]], against: list[dict[str, Any]],
+                  guidance: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Drug first, one line each: the best on-label therapy per drug, resistances at A/B,
+    and pharmacogenomic cautions."""
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for m in sensitivity:
+        if m["level"] not in ("A", "B") or not m["on_label"] or m["therapy"] in seen:
+            continue
+        seen.add(m["therapy"])
+        out.append({"kind": "therapy", "drug": m["therapy"], "gene": m["gene"],
+                    "alteration": m["alteration"], "direction": m["direction"], "level": m["level"],
+                    "on_label": True, "source_id": m["source_id"]})
+    for m in against:
+        if m["level"] in ("A", "B") and m["direction"] == "resistance" and m["therapy"] not in seen:
+            seen.add(m["therapy"])
+            out.append({"kind": "therapy", "drug": m["therapy"], "gene": m["gene"],
+                        "alteration": m["alteration"], "direction": m["direction"],
+                        "level": m["level"], "on_label": m["on_label"], "source_id": m["source_id"]})
+    for g in guidance:
+        if _bool(g["caution"]) and g["source"] == "CPIC":
+            out.append({"kind": "pharmacogenomics", "drug": g["drug"], "gene": g["genes"],
+                        "alteration": g["lookup_key"], "direction": "dose or drug change",
+                        "level": g["classification"], "on_label": None, "source_id": g["source"]})
+    return out
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("pgx", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pct"] = lambda v: "" if v in ("", None) else f"{float(v) * 100:.1f}%"
+    return env
+
+
+def render_html(report: dict[str, Any]) -> str:
+    return _environment().get_template("report.html.j2").render(r=report)
+
+
+def write_report(report: dict[str, Any], json_out: str, html_out: str) -> None:
+    from pgx.schemas import validate_report
+
+    validate_report(report)
+    html = render_html(report)
+    write_text_atomic(json_out, json.dumps(report, indent=2, sort_keys=True) + "\n")
+    write_text_atomic(html_out, html)

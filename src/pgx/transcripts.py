@@ -1,0 +1,209 @@
+"""Transcript models (GRCh38 MANE Select) and the coordinate arithmetic of the built-in annotator.
+
+Our own compact index: one row per transcript with exon and CDS coordinates (0-based starts,
+half-open ends, CDS including the stop codon), plus a table of codons whose reference bases are
+known without a FASTA. No sequence is stored: where a codon's bases are unknown, the protein
+change is unknown, never guessed.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pgx.outputs import read_tsv
+from pgx.vcf import bare_contig
+
+TRANSCRIPT_COLUMNS = [
+    "gene", "transcript", "refseq", "protein", "chrom", "strand",
+    "tx_start", "tx_end", "cds_start", "cds_end", "exon_starts", "exon_ends",
+]
+CODON_COLUMNS = ["gene", "transcript", "codon", "ref_codon", "amino_acid", "source"]
+
+_COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
+
+CODON_TABLE: dict[str, str] = {}
+_BASES = "TCAG"
+_AMINO = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"
+for _i, _a in enumerate(_BASES):
+    for _j, _b in enumerate(_BASES):
+        for _k, _c in enumerate(_BASES):
+            CODON_TABLE[_a + _b + _c] = _AMINO[16 * _i + 4 * _j + _k]
+
+THREE_LETTER = {
+    "A": "Ala", "R": "Arg", "N": "Asn", "D": "Asp", "C": "Cys", "Q": "Gln", "E": "Glu",
+    "G": "Gly", "H": "His", "I": "Ile", "L": "Leu", "K": "Lys", "M": "Met", "F": "Phe",
+    "P": "Pro", "S": "Ser", "T": "Thr", "W": "Trp", "Y": "Tyr", "V": "Val", "*": "Ter",
+}
+ONE_LETTER = {three: one for one, three in THREE_LETTER.items()}
+
+
+def reverse_complement(seq: str) -> str:
+    return seq.upper().translate(_COMPLEMENT)[::-1]
+
+
+@dataclass(frozen=True, slots=True)
+class CodingPosition:
+    """Where a genomic base sits on a transcript."""
+
+    region: str  # cds, utr5, utr3, intron
+    hgvs: str  # the c. coordinate text, e.g. '1799', '-14', '*3', '1798+2'
+    cds: int | None  # 1-based CDS position for coding bases
+    exon: int | None
+    intron: int | None
+    splice_distance: int | None  # intron only: bases to the nearest exon
+    splice_side: str | None  # donor (after an exon) or acceptor (before one)
+
+
+@dataclass(frozen=True)
+class Transcript:
+    gene: str
+    transcript: str
+    refseq: str
+    protein: str
+    chrom: str
+    strand: str
+    tx_start: int
+    tx_end: int
+    cds_start: int
+    cds_end: int
+    exons: tuple[tuple[int, int], ...]  # genomic order
+
+    @cached_property
+    def exons_in_order(self) -> tuple[tuple[int, int], ...]:
+        return self.exons if self.strand == "+" else tuple(reversed(self.exons))
+
+    @cached_property
+    def _cumulative(self) -> tuple[int, ...]:
+        sums = [0]
+        for start, end in self.exons_in_order:
+            sums.append(sums[-1] + end - start)
+        return tuple(sums)
+
+    def _n_of(self, g: int) -> tuple[int, int] | None:
+        """Transcript (n.) position of genomic 1-based g and its exon number, if exonic."""
+        for k, (start, end) in enumerate(self.exons_in_order):
+            if start < g <= end:
+                offset = (g - 1 - start) if self.strand == "+" else (end - g)
+                return self._cumulative[k] + offset + 1, k + 1
+        return None
+
+    @cached_property
+    def _cds_n(self) -> tuple[int, int]:
+        first = self.cds_start + 1 if self.strand == "+" else self.cds_end
+        last = self.cds_end if self.strand == "+" else self.cds_start + 1
+        a, b = self._n_of(first), self._n_of(last)
+        assert a is not None and b is not None, self.transcript
+        return a[0], b[0]
+
+    def _c_text(self, n: int) -> tuple[str, str, int | None]:
+        first, last = self._cds_n
+        if n < first:
+            return f"-{first - n}", "utr5", None
+        if n > last:
+            return f"*{n - last}", "utr3", None
+        return str(n - first + 1), "cds", n - first + 1
+
+    def locate(self, g: int) -> CodingPosition | None:
+        """Position of genomic base g (1-based) on this transcript; None outside it."""
+        if not (self.tx_start < g <= self.tx_end):
+            return None
+        hit = self._n_of(g)
+        if hit is not None:
+            n, exon = hit
+            text, region, cds = self._c_text(n)
+            return CodingPosition(region, text, cds, exon, None, None, None)
+        ordered = self.exons_in_order
+        for k in range(len(ordered) - 1):
+            a_start, a_end = ordered[k]
+            b_start, b_end = ordered[k + 1]
+            if self.strand == "+" and a_end < g <= b_start:
+                d_up, d_down = g - a_end, b_start + 1 - g
+                up_g, down_g = a_end, b_start + 1
+            elif self.strand == "-" and b_end < g <= a_start:
+                d_up, d_down = a_start + 1 - g, g - b_end
+                up_g, down_g = a_start + 1, b_end
+            else:
+                continue
+            if d_up <= d_down:
+                anchor = self._n_of(up_g)
+                assert anchor is not None
+                text = f"{self._c_text(anchor[0])[0]}+{d_up}"
+                return CodingPosition("intron", text, None, None, k + 1, d_up, "donor")
+            anchor = self._n_of(down_g)
+            assert anchor is not None
+            text = f"{self._c_text(anchor[0])[0]}-{d_down}"
+            return CodingPosition("intron", text, None, None, k + 1, d_down, "acceptor")
+        return None
+
+    def genomic_of_cds(self, cds: int) -> int | None:
+        """Genomic 1-based position of CDS base `cds` (1-based)."""
+        first, _ = self._cds_n
+        n = first + cds - 1
+        for k, (start, end) in enumerate(self.exons_in_order):
+            if self._cumulative[k] < n <= self._cumulative[k + 1]:
+                offset = n - self._cumulative[k] - 1
+                return start + offset + 1 if self.strand == "+" else end - offset
+        return None
+
+    @property
+    def cds_length(self) -> int:
+        first, last = self._cds_n
+        return last - first + 1
+
+
+class TranscriptIndex:
+    """All transcripts of one build, with overlap queries by position."""
+
+    def __init__(self, transcripts: list[Transcript], codons: dict[tuple[str, int], str]):
+        self._by_chrom: dict[str, list[Transcript]] = {}
+        for tx in sorted(transcripts, key=lambda t: (t.chrom, t.tx_start, t.transcript)):
+            self._by_chrom.setdefault(tx.chrom, []).append(tx)
+        self._starts = {c: [t.tx_start for t in txs] for c, txs in self._by_chrom.items()}
+        self._max_span = {
+            c: max(t.tx_end - t.tx_start for t in txs) for c, txs in self._by_chrom.items()
+        }
+        self.by_gene = {t.gene: t for t in transcripts}
+        self.codons = codons
+
+    def overlapping(self, chrom: str, start: int, end: int) -> list[Transcript]:
+        """Transcripts overlapping genomic 1-based [start, end]."""
+        chrom = bare_contig(chrom)
+        txs = self._by_chrom.get(chrom)
+        if not txs:
+            return []
+        starts = self._starts[chrom]
+        lo = bisect.bisect_left(starts, start - self._max_span[chrom] - 1)
+        hi = bisect.bisect_right(starts, end)
+        return [t for t in txs[lo:hi] if t.tx_start < end and t.tx_end >= start]
+
+    @classmethod
+    def load(cls, directory: str | Path) -> TranscriptIndex:
+        directory = Path(directory)
+        transcripts = [_transcript_from_row(r) for r in read_tsv(directory / "transcripts.GRCh38.tsv.gz")]
+        codons = {
+            (r["transcript"], int(r["codon"])): r["ref_codon"]
+            for r in read_tsv(directory / "codons.GRCh38.tsv")
+        }
+        return cls(transcripts, codons)
+
+
+def _transcript_from_row(row: dict[str, Any]) -> Transcript:
+    starts = [int(x) for x in row["exon_starts"].split(",") if x]
+    ends = [int(x) for x in row["exon_ends"].split(",") if x]
+    return Transcript(
+        gene=row["gene"],
+        transcript=row["transcript"],
+        refseq=row["refseq"],
+        protein=row["protein"],
+        chrom=bare_contig(row["chrom"]),
+        strand=row["strand"],
+        tx_start=int(row["tx_start"]),
+        tx_end=int(row["tx_end"]),
+        cds_start=int(row["cds_start"]),
+        cds_end=int(row["cds_end"]),
+        exons=tuple(zip(starts, ends, strict=True)),
+    )
