@@ -155,12 +155,25 @@ def germline(patient: str, carried: dict[tuple[str, int], tuple[str, str]]) -> N
     write(OUT / f"{patient}.germline.vcf", header(extra, [f"{patient}-N"]) + body)
 
 
+def haplotype(gene: str, allele: str) -> dict[tuple[str, int], str]:
+    """The positions where a named allele differs from the gene's reference allele."""
+    with open(ROOT / "resources/pgx/alleles.tsv", encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle, delimiter="\t") if r["gene"] == gene]
+    with open(ROOT / "resources/pgx/positions.tsv", encoding="utf-8") as handle:
+        chrom = next(r["chrom"] for r in csv.DictReader(handle, delimiter="\t") if r["gene"] == gene)
+    parse = lambda d: dict(part.split("=", 1) for part in d.split(";") if part)  # noqa: E731
+    reference = parse(next(r for r in rows if r["is_reference"] == "true")["definition"])
+    defined = parse(next(r for r in rows if r["allele"] == allele)["definition"])
+    return {(chrom, int(pos)): base for pos, base in defined.items()
+            if base != reference.get(pos) and not (len(base) == 1 and base not in "ACGT")}
+
+
 def main() -> None:
     melanoma()
     lung()
     colorectal()
-    # CYP2C19*2 (rs4244285) heterozygous.
-    germline("MEL-01", {("chr10", 94781859): ("A", "0/1")})
+    # CYP2C19*2 heterozygous: every position where *2 differs from the reference *38.
+    germline("MEL-01", {key: (base, "0/1") for key, base in haplotype("CYP2C19", "*2").items()})
     # TPMT*3A = *3B (rs1800460) + *3C (rs1142345), both heterozygous, unphased.
     germline("LUNG-01", {("chr6", 18130687): ("C", "0/1"), ("chr6", 18138997): ("T", "0/1")})
     # DPYD c.1905+1G>A (*2A, rs3918290) heterozygous; UGT1A1*28 (rs3064744, TA7>TA8) heterozygous.

@@ -577,18 +577,14 @@ def annotate_vcf(
     """Stream the VCF once: annotated VCF.gz (+.tbi) keeping every record, and a tidy table of
     the variants that passed. All outputs appear together or not at all."""
     import pysam
-    from cyvcf2 import Writer
 
     from pgx import __version__
+    from pgx.errors import PgxInputError
     from pgx.kb import Manifest
     from pgx.outputs import atomic_path, write_text_atomic, write_tsv_atomic
-    from pgx.vcf import Filters, ReadStats, iter_variants, open_vcf
+    from pgx.vcf import Filters, ReadStats
 
     filters = filters or Filters()
-    stats = ReadStats()
-    reader = open_vcf(vcf_path)
-    header = reader.raw_header
-    csq = CsqParser(header)
     index: TranscriptIndex | None = None
     builtin: BuiltinAnnotator | None = None
     fasta = pysam.FastaFile(reference_fasta) if reference_fasta else None
@@ -596,19 +592,87 @@ def annotate_vcf(
         index = TranscriptIndex.load(resources / "annotation")
         builtin = BuiltinAnnotator(index, fasta)
     preferred = load_preferred_transcripts(resources / "kb/civic/variants.tsv")
+    label = Manifest.load(resources).label
+    undeclared: dict[str, set[str]] = {"FILTER": set(), "INFO": set()}
+    with atomic_path(out_vcf, suffix=".vcf.gz") as tmp_vcf, atomic_path(out_vcf + ".tbi") as tmp_tbi:
+        while True:
+            stats = ReadStats()
+            try:
+                rows, sources = _write_annotated(
+                    vcf_path, str(tmp_vcf), build=build, tumor_sample=tumor_sample,
+                    normal_sample=normal_sample, filters=filters, reference_fasta=reference_fasta,
+                    stats=stats, builtin=builtin, preferred=preferred, kb_label=label,
+                    undeclared=undeclared)
+                break
+            except _UndeclaredTags as missing:
+                # Tags used but not declared: declare them and write again from the start.
+                undeclared["FILTER"] |= missing.filters
+                undeclared["INFO"] |= missing.info
+        try:
+            pysam.tabix_index(str(tmp_vcf), preset="vcf", force=True, keep_original=True)
+        except Exception as exc:
+            raise PgxInputError(vcf_path, f"cannot index the annotated VCF ({exc}); is the input sorted?") from None
+        Path(str(tmp_vcf) + ".tbi").replace(tmp_tbi)
+        comments = [f"pgx {__version__}", f"knowledge base: {label}",
+                    f"input: {Path(vcf_path).name}", f"build: {build}"]
+        write_tsv_atomic(out_tsv, VARIANT_COLUMNS, rows, comments)
+    notes = [] if stats.left_aligned else ["indels were trimmed but not left-aligned (no reference FASTA configured)"]
+    notes += [f"{kind} {tag} used but not declared in the input header; declared in the output"
+              for kind, tags in sorted(undeclared.items()) for tag in sorted(tags)]
+    qc = {
+        "records": stats.records, "alleles": stats.alleles, "kept": stats.kept,
+        "removed": dict(sorted(stats.removed.items())), "depth_sources": dict(sorted(stats.depth_sources.items())),
+        "annotation_sources": dict(sorted(sources.items())),
+        "left_aligned": stats.left_aligned,
+        "notes": notes,
+    }
+    if qc_out:
+        import json
+
+        write_text_atomic(qc_out, json.dumps(qc, indent=2, sort_keys=True) + "\n")
+    return qc
+
+
+class _UndeclaredTags(Exception):
+    def __init__(self, filters: set[str], info: set[str]) -> None:
+        super().__init__("undeclared tags")
+        self.filters, self.info = filters, info
+
+
+def _write_annotated(
+    vcf_path: str, out_path: str, *, build: str, tumor_sample: str | None,
+    normal_sample: str | None, filters: Any, reference_fasta: str | None, stats: Any,
+    builtin: BuiltinAnnotator | None, preferred: dict[str, set[str]], kb_label: str,
+    undeclared: dict[str, set[str]],
+) -> tuple[list[dict[str, object]], dict[str, int]]:
+    """One streaming pass: every input record is written, with PGX_* INFO per ALT allele."""
+    from cyvcf2 import Writer
+
+    from pgx import __version__
+    from pgx.errors import PgxInputError
+    from pgx.vcf import iter_variants, open_vcf
+
+    reader = open_vcf(vcf_path)
+    header = reader.raw_header
     for tag, kind, description in INFO_FIELDS:
         if f"ID={tag}," in header:
-            from pgx.errors import PgxInputError
-
             raise PgxInputError(vcf_path, f"INFO/{tag} already in the header: pgx writes that tag",
                                 record="header")
         reader.add_info_to_header({"ID": tag, "Number": "A", "Type": kind, "Description": description})
+    for tag in sorted(undeclared["FILTER"]):
+        reader.add_filter_to_header({"ID": tag, "Description": "Not declared in the input header"})
+    for tag in sorted(undeclared["INFO"]):
+        reader.add_info_to_header({"ID": tag, "Number": ".", "Type": "String",
+                                   "Description": "Not declared in the input header"})
     reader.add_to_header(f"##pgx_version={__version__}")
-    reader.add_to_header(f"##pgx_knowledge_base={Manifest.load(resources).label}")
+    reader.add_to_header(f"##pgx_knowledge_base={kb_label}")
+    declared_filters = set(re.findall(r"##FILTER=<ID=([^,>]+)", header)) | undeclared["FILTER"] | {"PASS"}
+    declared_info = set(re.findall(r"##INFO=<ID=([^,>]+)", header)) | undeclared["INFO"]
+    csq = CsqParser(header)
     rows: list[dict[str, object]] = []
     sources: dict[str, int] = {}
-    with atomic_path(out_vcf, suffix=".vcf.gz") as tmp_vcf, atomic_path(out_vcf + ".tbi") as tmp_tbi:
-        writer = Writer(str(tmp_vcf), reader, mode="wz")
+    writer = Writer(out_path, reader, mode="wz")
+    try:
         # A second reader streams the same file for the normalised variants; both advance together.
         for (record, variants), original in zip(
             iter_variants(vcf_path, build=build, tumor_sample=tumor_sample,
@@ -625,9 +689,7 @@ def annotate_vcf(
                         values[tag].append(".")
                     values["PGX_STATUS"][-1] = "not_used"
                     continue
-                annotation = None
-                if csq.present:
-                    annotation = csq.annotate(record, variant, raw_alt, preferred)
+                annotation = csq.annotate(record, variant, raw_alt, preferred) if csq.present else None
                 if annotation is None and builtin is not None:
                     annotation = builtin.annotate(variant)
                 if annotation is None:
@@ -647,30 +709,18 @@ def annotate_vcf(
             for tag, items in values.items():
                 if items:
                     original.INFO[tag] = ",".join(items)
-            writer.write_record(original)
+            try:
+                writer.write_record(original)
+            except Exception:
+                missing_filters = set((original.FILTER or "PASS").split(";")) - declared_filters
+                missing_info = {k for k, _ in original.INFO} - declared_info - {t for t, _, _ in INFO_FIELDS}
+                if missing_filters or missing_info:
+                    raise _UndeclaredTags(missing_filters, missing_info) from None
+                raise PgxInputError(vcf_path, "record cannot be written back as VCF",
+                                    record=f"{original.CHROM}:{original.POS}") from None
+    finally:
         writer.close()
-        try:
-            pysam.tabix_index(str(tmp_vcf), preset="vcf", force=True, keep_original=True)
-        except Exception as exc:
-            from pgx.errors import PgxInputError
-
-            raise PgxInputError(vcf_path, f"cannot index the annotated VCF ({exc}); is the input sorted?") from None
-        Path(str(tmp_vcf) + ".tbi").replace(tmp_tbi)
-        comments = [f"pgx {__version__}", f"knowledge base: {Manifest.load(resources).label}",
-                    f"input: {Path(vcf_path).name}", f"build: {build}"]
-        write_tsv_atomic(out_tsv, VARIANT_COLUMNS, rows, comments)
-    qc = {
-        "records": stats.records, "alleles": stats.alleles, "kept": stats.kept,
-        "removed": dict(sorted(stats.removed.items())), "depth_sources": dict(sorted(stats.depth_sources.items())),
-        "annotation_sources": dict(sorted(sources.items())),
-        "left_aligned": stats.left_aligned,
-        "notes": [] if stats.left_aligned else ["indels were trimmed but not left-aligned (no reference FASTA configured)"],
-    }
-    if qc_out:
-        import json
-
-        write_text_atomic(qc_out, json.dumps(qc, indent=2, sort_keys=True) + "\n")
-    return qc
+    return rows, sources
 
 
 def _variant_row(variant: Variant, annotation: Annotation, record_id: str | None) -> dict[str, object]:

@@ -32,6 +32,39 @@ def cmd_annotate(args: argparse.Namespace) -> None:
     print(f"annotated {qc['kept']} of {qc['alleles']} alleles from {qc['records']} records", file=sys.stderr)
 
 
+def cmd_validate(args: argparse.Namespace) -> None:
+    """Read the whole VCF once so that a bad record stops the run before any work is done."""
+    from pgx.outputs import write_text_atomic
+    from pgx.vcf import Filters, ReadStats, check_build, iter_variants, open_vcf
+
+    if args.role == "germline":
+        vcf = open_vcf(args.vcf)
+        check_build(vcf, args.build, args.vcf)
+        if not list(vcf.samples):
+            raise PgxInputError(args.vcf, "germline VCF has no sample columns")
+        records = sum(1 for _ in _checked_records(args.vcf, vcf))
+        write_text_atomic(args.out, f"{args.vcf}\t{records} records\tok\n")
+        return
+    stats = ReadStats()
+    for _ in iter_variants(args.vcf, build=args.build, tumor_sample=args.tumor_sample,
+                           normal_sample=args.normal_sample, filters=Filters(), stats=stats):
+        pass
+    write_text_atomic(args.out, f"{args.vcf}\t{stats.records} records\t{stats.kept} alleles kept\tok\n")
+
+
+def _checked_records(path: str, vcf: object) -> object:
+    n = 0
+    iterator = iter(vcf)  # type: ignore[call-overload]
+    while True:
+        try:
+            yield next(iterator)
+        except StopIteration:
+            return
+        except Exception as exc:
+            raise PgxInputError(path, f"unreadable record ({exc})", record=f"record {n + 1}") from None
+        n += 1
+
+
 def cmd_match(args: argparse.Namespace) -> None:
     from pgx.kb import default_resources  # noqa: F401
     from pgx.match import (MATCH_COLUMNS, KnowledgeBase, alterations_from_cna,
@@ -161,6 +194,15 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--out-tsv", required=True)
     a.add_argument("--qc-out")
     a.set_defaults(func=cmd_annotate)
+
+    val = sub.add_parser("validate", help="check an input VCF")
+    val.add_argument("--vcf", required=True)
+    val.add_argument("--build", required=True, choices=["GRCh37", "GRCh38"])
+    val.add_argument("--role", choices=["tumor", "germline"], default="tumor")
+    val.add_argument("--tumor-sample")
+    val.add_argument("--normal-sample")
+    val.add_argument("--out", required=True)
+    val.set_defaults(func=cmd_validate)
 
     m = sub.add_parser("match", help="match variants to therapies")
     source = m.add_mutually_exclusive_group(required=True)

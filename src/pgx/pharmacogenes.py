@@ -76,6 +76,7 @@ class GeneDefinition:
 class Phenotypes:
     functions: dict[tuple[str, str], tuple[str, str]]
     diplotypes: dict[tuple[str, str, str], tuple[str, str, str]]
+    genes: frozenset[str] = frozenset()  # genes the source gives phenotypes for
 
 
 @dataclass(slots=True)
@@ -135,7 +136,7 @@ def load_phenotypes(resources: Path) -> Phenotypes:
                  for r in load_table(resources, "pgx/functions.tsv")}
     diplotypes = {(r["gene"], r["allele_1"], r["allele_2"]): (r["phenotype"], r["activity_score"], r["lookup_key"])
                   for r in load_table(resources, "pgx/diplotypes.tsv.gz")}
-    return Phenotypes(functions, diplotypes)
+    return Phenotypes(functions, diplotypes, frozenset(k[0] for k in diplotypes))
 
 
 # A sample's genotype at one position: its alleles (VCF spelling in the definition's frame),
@@ -276,6 +277,8 @@ def _phenotype_of(gene: str, pair: tuple[NamedAllele, NamedAllele | None],
     key = (gene, names[0], names[1] if len(names) > 1 else "")
     found = phenotypes.diplotypes.get(key)
     if found is None:
+        if gene not in phenotypes.genes:
+            return ("", "", "")  # the source defines no phenotype for this gene
         return ("Indeterminate", "", "")
     return found
 
@@ -487,10 +490,12 @@ def guidance(calls: list[Call], resources: Path, proposed_drugs: set[str]) -> li
             continue
         if not all(keys[g] == v for g, v in wanted.items()):
             continue
+        if "(Phenotyping)" in r["lookup_key"]:
+            continue  # DPWG rows for measured enzyme activity, not for a genotype
         if all(keys[g] == "No Result" for g in wanted):
             continue
         drug = r["drug"]
-        caution = r["classification"] not in ("No recommendation", "") and not _is_standard(r["recommendation"])
+        caution = any(_altered(g, keys[g]) for g in wanted)
         rows.append({
             "sample": sample, "drug": drug, "genes": r["genes"], "lookup_key": r["lookup_key"],
             "source": r["source"], "classification": r["classification"],
@@ -502,11 +507,17 @@ def guidance(calls: list[Call], resources: Path, proposed_drugs: set[str]) -> li
     return rows
 
 
-_STANDARD_PHRASES = ("per standard dosing", "label-recommended dosage", "no indication to change",
-                     "standard starting dose", "initiate therapy with recommended starting dose",
-                     "no action is needed", "use label-recommended")
+_ALTERED_WORDS = ("poor", "intermediate", "ultrarapid", "decreased", "increased", "deficient",
+                  "susceptible", "positive", "no function", "variable")
 
 
-def _is_standard(text: str) -> bool:
-    lower = text.lower()
-    return any(p in lower for p in _STANDARD_PHRASES)
+def _altered(gene: str, value: str) -> bool:
+    """Whether a gene result departs from typical function (the drug needs a second look)."""
+    try:
+        score = float(value)
+    except ValueError:
+        lower = value.lower()
+        if gene == "CYP2C19" and lower.startswith("rapid"):
+            return True
+        return any(word in lower for word in _ALTERED_WORDS)
+    return score < (1.25 if gene == "CYP2D6" else 2.0)

@@ -293,7 +293,7 @@ def _strelka(record: Any, sample: int, alt_index: int) -> tuple[int, float | Non
 
 
 def genotype_string(record: Any, sample: int | None) -> str | None:
-    if sample is None:
+    if sample is None or "GT" not in record.FORMAT:
         return None
     gt = record.genotypes[sample]
     alleles = ["." if a < 0 else str(a) for a in gt[:-1]]

@@ -84,7 +84,7 @@ def _build_into(shared: Path, civic_dir: Path, out: Path) -> dict[str, Any]:
     put("pgx/positions.tsv", pharmacogenes.POSITION_COLUMNS, positions)
     put("pgx/alleles.tsv", pharmacogenes.ALLELE_COLUMNS, alleles)
     functions, diplotypes, phenotype_versions = pharmacogenes.build_phenotypes(
-        [pgx / "pharmcat/phenotype"])
+        [pgx / "pharmcat/phenotype", pgx / "pharmcat-archive/phenotype-latest-available"])
     put("pgx/functions.tsv", pharmacogenes.FUNCTION_COLUMNS, functions)
     put("pgx/diplotypes.tsv.gz", pharmacogenes.DIPLOTYPE_COLUMNS, diplotypes)
     recommendations = pharmacogenes.build_recommendations(

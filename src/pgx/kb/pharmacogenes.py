@@ -66,7 +66,9 @@ def build_phenotypes(
     diplotypes: list[dict[str, object]] = []
     versions: dict[str, str] = {}
     for gene in VCF_GENES:
-        path = _first_existing([d / f"{gene}.json" for d in phenotype_dirs])
+        path = _first_existing(
+            [d / f"{gene}.json" for d in phenotype_dirs]
+            + [m for d in phenotype_dirs for m in sorted(d.glob(f"cpic_{gene}.*.json"))])
         if path is None:
             continue
         data = json.loads(path.read_text())

@@ -1,0 +1,17 @@
+# Snakemake adapter: normalise and annotate the tumor VCF.
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parent / "src"))  # noqa: F821
+from pgx.workflow import optional, run_step  # noqa: E402
+
+s = snakemake  # noqa: F821
+f = s.params.filters
+run_step(s, ["--resources", s.params.resources, "annotate", "--vcf", s.input.vcf,
+             "--build", s.params.build,
+             *optional("--tumor-sample", s.params.tumor_sample),
+             *optional("--normal-sample", s.params.normal_sample),
+             "--min-depth", str(f["min_depth"]), "--min-vaf", str(f["min_vaf"]),
+             *optional("--keep-non-pass", not f["require_pass"]),
+             *optional("--reference-fasta", s.params.reference_fasta),
+             "--out-vcf", s.output.vcf, "--out-tsv", s.output.variants, "--qc-out", s.output.qc])

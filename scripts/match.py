@@ -1,0 +1,12 @@
+# Snakemake adapter: match the annotated variants to the knowledge base.
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parent / "src"))  # noqa: F821
+from pgx.workflow import optional, run_step  # noqa: E402
+
+s = snakemake  # noqa: F821
+run_step(s, ["--resources", s.params.resources, "match", "--variants", s.input.variants,
+             "--tumor-type", s.params.tumor_type, "--build", s.params.build,
+             *optional("--cna", s.params.cna), *optional("--fusions", s.params.fusions),
+             "--out", s.output.matches])

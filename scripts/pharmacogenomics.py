@@ -1,0 +1,14 @@
+# Snakemake adapter: call pharmacogenes and attach guidance, the matched drugs first.
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parent / "src"))  # noqa: F821
+from pgx.workflow import optional, run_step  # noqa: E402
+
+s = snakemake  # noqa: F821
+run_step(s, ["--resources", s.params.resources, "diplotypes", "--vcf", s.input.vcf,
+             "--build", s.params.build, *optional("--sample", s.params.sample),
+             *optional("--missing-as-reference", s.params.missing_as_reference),
+             *optional("--outside-calls", s.params.outside_calls),
+             *optional("--matches", s.input.get("matches", "")),
+             "--out", s.output.calls, "--guidance-out", s.output.guidance])

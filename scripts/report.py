@@ -1,0 +1,17 @@
+# Snakemake adapter: assemble report.json and render report.html.
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parent / "src"))  # noqa: F821
+from pgx.workflow import optional, run_step  # noqa: E402
+
+s = snakemake  # noqa: F821
+run_step(s, ["--resources", s.params.resources, "report", "--patient", s.params.patient,
+             "--tumor-type", s.params.tumor_type, "--build", s.params.build,
+             *optional("--tumor-vcf", s.params.tumor_vcf),
+             *optional("--germline-vcf", s.params.germline_vcf),
+             *[arg for name in ("variants", "matches", "pharmacogenes", "guidance", "qc")
+               for arg in optional(f"--{name}", s.input.get(name, ""))],
+             "--settings", json.dumps(s.params.settings, sort_keys=True),
+             "--json-out", s.output.json, "--html-out", s.output.html])

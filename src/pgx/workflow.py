@@ -1,0 +1,30 @@
+"""Running one `pgx` sub-command from a Snakemake script, logging to the rule's log file."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from pgx.cli import main
+
+
+def run_step(snakemake: Any, argv: list[str]) -> None:
+    """Run `pgx <argv>`; its messages go to the rule's log; a failure fails the job."""
+    log = Path(snakemake.log[0])
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w", encoding="utf-8") as handle, contextlib.redirect_stderr(handle), \
+            contextlib.redirect_stdout(handle):
+        code = main(argv)
+    if code:
+        message = log.read_text(encoding="utf-8").strip().splitlines()
+        raise SystemExit(message[-1] if message else f"pgx {argv[0]} failed")
+
+
+def optional(flag: str, value: object) -> list[str]:
+    """`[flag, value]` when the value is set, else nothing."""
+    if value in (None, "", False):
+        return []
+    if value is True:
+        return [flag]
+    return [flag, str(value)]

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import write_vcf
+from pgx.errors import PgxInputError
+from pgx.vcf import Filters, ReadStats, iter_variants, trim_alleles
+
+
+def variants(path: Path, **kw: object) -> list:
+    return [v for _, vs in iter_variants(str(path), build=kw.pop("build", "GRCh38"), **kw) for v in vs]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("pos,ref,alt,expected", [
+    (100, "AC", "A", (100, "AC", "A")),
+    (100, "ACGT", "ACT", (101, "CG", "C")),
+    (100, "CAT", "CATAT", (100, "C", "CAT")),
+    (100, "GAT", "TAT", (100, "G", "T")),
+])
+def test_trim_keeps_one_anchor_base(pos: int, ref: str, alt: str, expected: tuple) -> None:
+    assert trim_alleles(pos, ref, alt) == expected
+
+
+def test_multiallelic_records_are_split_and_depth_read_from_ad(tmp_path: Path) -> None:
+    vcf = write_vcf(tmp_path / "a.vcf", ["chr1 100 . AC A,ACT . PASS . GT:AD 1/2:10,5,5"])
+    found = variants(vcf)
+    assert [(v.pos, v.ref, v.alt) for v in found] == [(100, "AC", "A"), (101, "C", "CT")]
+    assert found[0].depth == 20 and found[0].vaf == pytest.approx(0.25)
+    assert found[0].depth_source == "FORMAT/AD"
+
+
+def test_info_tvaf_tdp_used_when_no_format(tmp_path: Path) -> None:
+    vcf = write_vcf(tmp_path / "a.vcf", ["chr1 100 . A G . PASS TVAF=0.3;TDP=50"], samples=())
+    (v,) = variants(vcf)
+    assert (v.depth, v.vaf, v.depth_source) == (50, pytest.approx(0.3), "INFO/TVAF,TDP")
+
+
+def test_strelka_tier1_counts(tmp_path: Path) -> None:
+    header = "".join(f'##FORMAT=<ID={b}U,Number=2,Type=Integer,Description="{b}">\n' for b in "ACGT")
+    vcf = write_vcf(tmp_path / "s.vcf", ["chr1 100 . A G . PASS . AU:CU:GU:TU 30,31:0,0:10,11:0,0"],
+                    extra_header=header)
+    (v,) = variants(vcf)
+    assert v.depth_source == "FORMAT/Strelka-tier1"
+    assert v.depth == 40 and v.vaf == pytest.approx(0.25)
+
+
+def test_filters_are_counted(tmp_path: Path) -> None:
+    vcf = write_vcf(tmp_path / "f.vcf", [
+        "chr1 100 . A G . PASS . GT:AD 0/1:10,10",
+        "chr1 200 . A G . LowQual . GT:AD 0/1:10,10",
+        "chr1 300 . A G . PASS . GT:AD 0/1:3,1",
+        "chr1 400 . A G . PASS . GT:AD 0/1:90,2",
+    ])
+    stats = ReadStats()
+    kept = variants(vcf, filters=Filters(True, 5, 0.05), stats=stats)
+    assert [v.pos for v in kept] == [100]
+    assert stats.removed == {"FILTER not PASS (LowQual)": 1, "depth below 5": 1,
+                             "allele fraction below 0.05": 1}
+
+
+def test_duplicate_records_are_counted_once(tmp_path: Path) -> None:
+    vcf = write_vcf(tmp_path / "d.vcf", ["chr1 100 . A G . PASS . GT 0/1", "chr1 100 . A G . PASS . GT 0/1"])
+    stats = ReadStats()
+    assert len(variants(vcf, stats=stats)) == 1
+    assert stats.removed == {"duplicate record (same normalised allele seen before)": 1}
+
+
+def test_symbolic_and_breakend_alts_are_skipped_not_fatal(tmp_path: Path) -> None:
+    vcf = write_vcf(tmp_path / "sv.vcf", [
+        "chr1 100 . A <DEL> . PASS . GT 0/1",
+        "chr1 200 . A A[chr2:300[ . PASS . GT 0/1",
+        "chr1 300 . A T . PASS . GT 0/1",
+    ])
+    stats = ReadStats()
+    assert [v.pos for v in variants(vcf, stats=stats)] == [300]
+    assert stats.removed["symbolic or breakend ALT (not annotated)"] == 2
+
+
+def test_wrong_build_names_both(tmp_path: Path) -> None:
+    vcf = write_vcf(tmp_path / "b.vcf", ["chr1 100 . A G . PASS . GT 0/1"])
+    with pytest.raises(PgxInputError, match="sample sheet says GRCh37.*GRCh38 length"):
+        variants(vcf, build="GRCh37")
+
+
+def test_tumor_sample_from_mutect2_header(tmp_path: Path) -> None:
+    vcf = write_vcf(tmp_path / "m.vcf", ["chr1 100 . A G . PASS . GT:AD 0/0:30,0 0/1:20,10"],
+                    samples=("N1", "T1"), extra_header="##tumor_sample=T1\n")
+    (v,) = variants(vcf)
+    assert v.vaf == pytest.approx(1 / 3)
+
+
+def test_two_samples_and_no_roles_is_a_clear_error(tmp_path: Path) -> None:
+    vcf = write_vcf(tmp_path / "two.vcf", ["chr1 100 . A G . PASS . GT 0/1 0/1"], samples=("A", "B"))
+    with pytest.raises(PgxInputError, match="no tumor sample named"):
+        variants(vcf)
+
+
+def test_empty_and_missing_and_truncated_files(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.vcf"
+    empty.write_text("")
+    with pytest.raises(PgxInputError, match="file is empty"):
+        variants(empty)
+    with pytest.raises(PgxInputError, match="does not exist"):
+        variants(tmp_path / "nope.vcf")
+    import gzip
+
+    good = write_vcf(tmp_path / "g.vcf", [f"chr1 {100 + i} . A G . PASS . GT 0/1" for i in range(2000)])
+    data = gzip.compress(good.read_bytes())
+    truncated = tmp_path / "t.vcf.gz"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(PgxInputError):
+        variants(truncated)
+
+
+def test_non_ascii_sample_names_are_read(tmp_path: Path) -> None:
+    vcf = write_vcf(tmp_path / "u.vcf", ["chr1 100 . A G . PASS . GT:AD 0/1:5,5"], samples=("Tumör-ß",))
+    (v,) = variants(vcf, tumor_sample="Tumör-ß")
+    assert v.vaf == pytest.approx(0.5)

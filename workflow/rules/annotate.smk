@@ -1,0 +1,32 @@
+rule annotate:
+    input:
+        vcf=tumor_vcf,
+        checked="results/{patient}/validated/tumor.ok",
+    output:
+        vcf="results/{patient}/annotated.vcf.gz",
+        tbi="results/{patient}/annotated.vcf.gz.tbi",
+        variants=report(
+            "results/{patient}/variants.tsv",
+            caption="../report/variants.rst",
+            category="Per patient",
+            subcategory="{patient}",
+        ),
+        qc="results/{patient}/annotate_qc.json",
+    params:
+        build=lambda w: patient(w).build,
+        tumor_sample=lambda w: patient(w).tumor_sample,
+        normal_sample=lambda w: patient(w).normal_sample,
+        filters=config["filters"],
+        reference_fasta=config.get("reference_fasta", ""),
+        resources=str(RESOURCES),
+    log:
+        "logs/{patient}/annotate.log",
+    benchmark:
+        "benchmarks/{patient}/annotate.tsv"
+    conda:
+        ENV
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    script:
+        "../../scripts/annotate.py"

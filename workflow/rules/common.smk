@@ -1,0 +1,84 @@
+# Helpers of the workflow: configuration, the sample sheet and the files each patient needs.
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from snakemake.utils import validate
+
+# Rules run the checkout's own library, whatever environment runs Snakemake.
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from pgx.errors import PgxInputError  # noqa: E402
+from pgx.ontology import Ontology  # noqa: E402
+from pgx.samples import read_sheet  # noqa: E402
+
+
+validate(config, str(Path(workflow.basedir) / "config/schemas/config.schema.yaml"))
+
+RESOURCES = Path(config["resources"])
+if not RESOURCES.is_absolute():
+    RESOURCES = Path(workflow.basedir) / RESOURCES
+ENV = str(Path(workflow.basedir) / "envs/pgx.yaml")
+
+
+def _load_patients():
+    try:
+        patients = read_sheet(config["samples"], Ontology.load(RESOURCES))
+    except PgxInputError as exc:
+        raise WorkflowError(f"sample sheet: {exc}") from None
+    schema = str(Path(workflow.basedir) / "config/schemas/samples.schema.yaml")
+    for patient in patients:
+        validate({k: v for k, v in asdict(patient).items() if v}, schema)
+    return {p.patient: p for p in patients}
+
+
+PATIENTS = _load_patients()
+
+
+wildcard_constraints:
+    patient="|".join(sorted(PATIENTS)) or "NO_PATIENTS",
+
+
+def patient(wildcards):
+    return PATIENTS[wildcards.patient]
+
+
+def tumor_vcf(wildcards):
+    return patient(wildcards).tumor_vcf
+
+
+def germline_vcf(wildcards):
+    return patient(wildcards).germline_vcf
+
+
+def report_inputs(wildcards):
+    p = patient(wildcards)
+    inputs = {}
+    if p.tumor_vcf:
+        inputs["variants"] = f"results/{p.patient}/variants.tsv"
+        inputs["qc"] = f"results/{p.patient}/annotate_qc.json"
+        inputs["matches"] = f"results/{p.patient}/matches.tsv"
+    if p.germline_vcf:
+        inputs["pharmacogenes"] = f"results/{p.patient}/pharmacogenes.tsv"
+        inputs["guidance"] = f"results/{p.patient}/guidance.tsv"
+    return inputs
+
+
+def pharmacogenomics_inputs(wildcards):
+    p = patient(wildcards)
+    inputs = {"vcf": p.germline_vcf, "checked": f"results/{p.patient}/validated/germline.ok"}
+    if p.tumor_vcf:
+        inputs["matches"] = f"results/{p.patient}/matches.tsv"
+    return inputs
+
+
+def all_targets():
+    targets = []
+    for p in PATIENTS.values():
+        targets += [f"results/{p.patient}/report.html", f"results/{p.patient}/report.json"]
+        if p.tumor_vcf:
+            targets += [f"results/{p.patient}/annotated.vcf.gz", f"results/{p.patient}/matches.tsv"]
+        if p.germline_vcf:
+            targets.append(f"results/{p.patient}/pharmacogenes.tsv")
+    targets += ["results/cohort/summary.html", "results/cohort/summary.tsv"]
+    return targets

@@ -1,0 +1,28 @@
+rule pharmacogenomics:
+    input:
+        unpack(pharmacogenomics_inputs),
+    output:
+        calls=report(
+            "results/{patient}/pharmacogenes.tsv",
+            caption="../report/pharmacogenes.rst",
+            category="Per patient",
+            subcategory="{patient}",
+        ),
+        guidance="results/{patient}/guidance.tsv",
+    params:
+        build=lambda w: patient(w).build,
+        sample=lambda w: patient(w).germline_sample,
+        outside_calls=lambda w: patient(w).outside_calls,
+        missing_as_reference=config["pharmacogenomics"]["missing_as_reference"],
+        resources=str(RESOURCES),
+    log:
+        "logs/{patient}/pharmacogenomics.log",
+    benchmark:
+        "benchmarks/{patient}/pharmacogenomics.tsv"
+    conda:
+        ENV
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    script:
+        "../../scripts/pharmacogenomics.py"

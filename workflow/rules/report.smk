@@ -1,0 +1,49 @@
+rule report:
+    input:
+        unpack(report_inputs),
+    output:
+        json="results/{patient}/report.json",
+        html=report(
+            "results/{patient}/report.html",
+            caption="../report/report.rst",
+            category="Per patient",
+            subcategory="{patient}",
+        ),
+    params:
+        patient=lambda w: w.patient,
+        tumor_type=lambda w: patient(w).tumor_type,
+        build=lambda w: patient(w).build,
+        tumor_vcf=lambda w: patient(w).tumor_vcf,
+        germline_vcf=lambda w: patient(w).germline_vcf,
+        settings=lambda w: {
+            "filters": config["filters"],
+            "missing_as_reference": config["pharmacogenomics"]["missing_as_reference"],
+            "reference_fasta": config.get("reference_fasta") or "none",
+        },
+        resources=str(RESOURCES),
+    log:
+        "logs/{patient}/report.log",
+    conda:
+        ENV
+    resources:
+        mem_mb=500,
+        runtime=10,
+    script:
+        "../../scripts/report.py"
+
+
+rule cohort:
+    input:
+        reports=expand("results/{patient}/report.json", patient=sorted(PATIENTS)),
+    output:
+        html=report("results/cohort/summary.html", caption="../report/cohort.rst", category="Cohort"),
+        tsv="results/cohort/summary.tsv",
+    log:
+        "logs/cohort.log",
+    conda:
+        ENV
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    script:
+        "../../scripts/cohort.py"
