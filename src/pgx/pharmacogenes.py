@@ -155,11 +155,10 @@ def _diplotype_candidates(gene: GeneDefinition, present: dict[int, tuple[str, ..
             continue
         variant_positions = [p for p, acc in allele.defined.items()
                              if not (ref.defined.get(p, frozenset()) & acc)]
-        if variant_positions and all(p in present for p in variant_positions):
+        # Missing positions are dropped from every definition (PharmCAT); an allele none of
+        # whose own variant positions was observed cannot be called.
+        if any(p in present for p in variant_positions):
             usable.append(allele)
-        elif variant_positions and any(p in present for p in variant_positions):
-            # Partly observable alleles can still be ruled out, but never called.
-            continue
 
     def ok(allele: NamedAllele, pos: int, base: str) -> bool:
         accepted = allele.defined.get(pos)
@@ -240,6 +239,11 @@ def call_gene(gene: GeneDefinition, genotypes: dict[int, Genotype], phenotypes: 
                 phase_sets.add(phase_set)
             else:
                 all_het_phased = False
+    observed_ploidy = {len(g) for pos, g in present.items() if pos not in _filled(gene, genotypes)}
+    if observed_ploidy == {1}:  # a haploid chrX call (G6PD in a male): fill-ins follow it
+        present = {pos: g[:1] for pos, g in present.items()}
+    elif 1 in observed_ploidy:
+        present = {pos: g * 2 if len(g) == 1 else g for pos, g in present.items()}
     if call.assumed_reference:
         call.notes.append("positions absent from the VCF were taken as reference (--missing-as-reference)")
     if undocumented:
@@ -268,6 +272,11 @@ def call_gene(gene: GeneDefinition, genotypes: dict[int, Genotype], phenotypes: 
     if call.missing:
         call.notes.append(f"{len(call.missing)} of {call.tested} positions missing; alleles defined there were not tested")
     return call
+
+
+def _filled(gene: GeneDefinition, genotypes: dict[int, Genotype]) -> set[int]:
+    """Definition positions with no usable genotype in the VCF."""
+    return {p.pos for p in gene.positions if genotypes.get(p.pos, (None, False, None))[0] is None}
 
 
 def _phenotype_of(gene: str, pair: tuple[NamedAllele, NamedAllele | None],

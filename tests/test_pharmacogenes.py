@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from conftest import DEMO, RESOURCES, SHARED, needs_shared, write_vcf
+from pgx.errors import PgxInputError
+from pgx.pharmacogenes import Call, call_vcf, guidance
+
+CASES = Path(__file__).parent / "cases/pharmacogenes/pharmcat_cases.tsv"
+
+
+def _cases() -> list[dict[str, str]]:
+    with open(CASES, encoding="utf-8") as handle:
+        return list(csv.DictReader((l for l in handle if not l.startswith("#")), delimiter="\t"))
+
+
+def one(vcf: Path | str, gene: str, **kw: object) -> Call:
+    calls = call_vcf(str(vcf), RESOURCES, genes=[gene], **kw)  # type: ignore[arg-type]
+    assert len(calls) == 1
+    return calls[0]
+
+
+@needs_shared
+@pytest.mark.parametrize("case", _cases(), ids=lambda c: c["file"])
+def test_pharmcat_test_vcfs(case: dict[str, str]) -> None:
+    call = one(SHARED / "pgx/pharmcat-tests" / case["file"], case["gene"])
+    assert (call.diplotype, call.status) == (case["diplotype"], case["status"]), case["behaviour"]
+    assert call.phenotype == case["phenotype"]
+    assert call.activity_score == case["activity_score"]
+
+
+@needs_shared
+def test_missing_positions_are_listed_never_reference() -> None:
+    call = one(SHARED / "pgx/pharmcat-tests/PharmCATTest-cyp2c19MissingPositions.vcf", "CYP2C19")
+    assert len(call.missing) == 16 and call.tested == 35 and not call.assumed_reference
+    assert "16 of 35 positions missing" in "; ".join(call.notes)
+
+
+@needs_shared
+@pytest.mark.parametrize("gene", ["CYP2C19", "CYP2C9"])
+def test_na12878_matches_published_calls(gene: str) -> None:
+    call = one(SHARED / f"pgx/1kgp/GRCh38/{gene}.vcf.gz", gene, samples=["NA12878"], missing_as_reference=True)
+    assert call.diplotype == "*1/*2"
+    assert call.assumed_reference  # a variant-only panel: the output says so
+
+
+@needs_shared
+def test_cohort_vcf_is_called_in_one_pass() -> None:
+    calls = call_vcf(str(SHARED / "pgx/1kgp/GRCh38/TPMT.vcf.gz"), RESOURCES, genes=["TPMT"], missing_as_reference=True)
+    assert len(calls) == 3202
+    share = sum(c.diplotype == "*1/*1" for c in calls) / len(calls)
+    assert 0.85 < share < 0.99  # TPMT *1/*1 is the large majority in every population
+
+
+# Synthetic VCFs at the real UGT1A1 positions: *80 is rs887829 (233759924 C>T),
+# *28 the TA repeat at 233760233 (CAT>CATAT). The other two positions are reference.
+UGT1A1 = [("chr2", 233759924, "C", "T"), ("chr2", 233760233, "CAT", "CATAT"),
+          ("chr2", 233760498, "G", "A"), ("chr2", 233760973, "C", "A")]
+HEADER = "##fileformat=VCFv4.2\n##contig=<ID=chr2,length=242193529>\n##contig=<ID=chrX,length=156040895>\n" \
+         '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n##FORMAT=<ID=PS,Number=1,Type=Integer,Description="PS">\n'
+
+
+def ugt1a1(tmp_path: Path, gts: list[str], fmt: str = "GT") -> Path:
+    records = [f"{c} {p} . {r} {a} . PASS . {fmt} {gt}" for (c, p, r, a), gt in zip(UGT1A1, gts, strict=True)]
+    return write_vcf(tmp_path / "u.vcf", records, samples=("S",), header=HEADER)
+
+
+def test_phased_strands_are_matched_one_by_one(tmp_path: Path) -> None:
+    cis = one(ugt1a1(tmp_path, ["0|1", "0|1", "0|0", "0|0"]), "UGT1A1")
+    assert (cis.diplotype, cis.phased) == ("*1/*80+*28", True)
+    trans = one(ugt1a1(tmp_path, ["0|1", "1|0", "0|0", "0|0"]), "UGT1A1")
+    assert trans.diplotype == "*28/*80"
+
+
+def test_unphased_uses_the_score_and_two_phase_sets_are_unphased(tmp_path: Path) -> None:
+    unphased = one(ugt1a1(tmp_path, ["0/1", "0/1", "0/0", "0/0"]), "UGT1A1")
+    assert (unphased.diplotype, unphased.phased) == ("*1/*80+*28", False)
+    blocks = one(ugt1a1(tmp_path, ["0|1:1", "1|0:2", "0/0:.", "0/0:."], fmt="GT:PS"), "UGT1A1")
+    assert blocks.phased is False and blocks.diplotype == "*1/*80+*28"
+    same = one(ugt1a1(tmp_path, ["0|1:7", "1|0:7", "0/0:.", "0/0:."], fmt="GT:PS"), "UGT1A1")
+    assert same.phased is True and same.diplotype == "*28/*80"
+
+
+def test_partial_genotype_is_missing(tmp_path: Path) -> None:
+    call = one(ugt1a1(tmp_path, ["0/.", "0/0", "0/0", "0/0"]), "UGT1A1")
+    assert [p.pos for p in call.missing] == [233759924]
+
+
+def test_ta_repeat_written_with_a_shorter_ref_is_recognised(tmp_path: Path) -> None:
+    records = ["chr2 233759924 . C . . PASS . GT 0/0", "chr2 233760233 . C CAT . PASS . GT 0/1",
+               "chr2 233760498 . G . . PASS . GT 0/0", "chr2 233760973 . C . . PASS . GT 0/0"]
+    vcf = write_vcf(tmp_path / "r.vcf", records, samples=("S",), header=HEADER)
+    assert one(vcf, "UGT1A1").diplotype == "*1/*28"
+
+
+def test_undocumented_allele_outside_toxicity_genes_is_not_called(tmp_path: Path) -> None:
+    call = one(ugt1a1(tmp_path, ["0/0", "0/0", "0/0", "0/0"]), "UGT1A1")
+    assert call.status == "called"
+    records = ["chr2 233759924 . C G . PASS . GT 0/1", "chr2 233760233 . CAT . . PASS . GT 0/0",
+               "chr2 233760498 . G . . PASS . GT 0/0", "chr2 233760973 . C . . PASS . GT 0/0"]
+    vcf = write_vcf(tmp_path / "x.vcf", records, samples=("S",), header=HEADER)
+    odd = one(vcf, "UGT1A1")
+    assert odd.status == "not_called" and "undocumented allele" in odd.notes[0]
+
+
+def test_missing_as_reference_is_explicit(tmp_path: Path) -> None:
+    vcf = write_vcf(tmp_path / "v.vcf", ["chr2 233760233 . CAT CATAT . PASS . GT 1/1"], samples=("S",), header=HEADER)
+    default = one(vcf, "UGT1A1")
+    assert len(default.missing) == 3
+    assumed = one(vcf, "UGT1A1", missing_as_reference=True)
+    assert (assumed.diplotype, assumed.assumed_reference) == ("*28/*28", True)
+    assert "taken as reference" in "; ".join(assumed.notes)
+
+
+def test_chrx_haploid_g6pd(tmp_path: Path) -> None:
+    # G6PD A- 202A_376G: rs1050828 (chrX:154536002 C>T) with rs1050829 (chrX:154535277 T>C).
+    records = ["chrX 154535277 . T C . PASS . GT 1", "chrX 154536002 . C T . PASS . GT 1"]
+    vcf = write_vcf(tmp_path / "g.vcf", records, samples=("M",), header=HEADER)
+    call = one(vcf, "G6PD", missing_as_reference=True)
+    assert "/" not in call.diplotype and call.diplotype.startswith("A- 202A_376G")
+    assert call.phenotype == "Deficient"
+
+
+def test_grch37_germline_is_refused_clearly(tmp_path: Path) -> None:
+    vcf = write_vcf(tmp_path / "b37.vcf", ["2 233760233 . CAT CATAT . PASS . GT 0/1"], samples=("S",),
+                    header="##fileformat=VCFv4.2\n##contig=<ID=2,length=243199373>\n" + HEADER.split("\n", 3)[3])
+    with pytest.raises(PgxInputError, match="GRCh38"):
+        call_vcf(str(vcf), RESOURCES, genes=["UGT1A1"], build="GRCh37")
+
+
+def test_demo_colorectal_patient_gets_fluoropyrimidine_caution() -> None:
+    calls = call_vcf(str(DEMO / "CRC-01.germline.vcf"), RESOURCES)
+    by_gene = {c.gene: c for c in calls}
+    assert by_gene["DPYD"].diplotype == "Reference/c.1905+1G>A (*2A)"
+    assert (by_gene["DPYD"].activity_score, by_gene["DPYD"].phenotype) == ("1.0", "Intermediate Metabolizer")
+    assert by_gene["UGT1A1"].diplotype == "*1/*28"
+    rows = guidance(calls, RESOURCES, proposed_drugs={"capecitabine"})
+    assert rows[0]["drug"] == "capecitabine" and rows[0]["proposed_by_matching"]
+    cpic = [r for r in rows if r["drug"] == "fluorouracil" and r["source"] == "CPIC"]
+    assert cpic and cpic[0]["classification"] == "Strong" and cpic[0]["caution"]
+    assert "50%" in str(cpic[0]["recommendation"])
+
+
+def test_thiopurines_combine_tpmt_and_nudt15() -> None:
+    calls = call_vcf(str(DEMO / "LUNG-01.germline.vcf"), RESOURCES)
+    rows = [r for r in guidance(calls, RESOURCES, set()) if r["drug"] == "mercaptopurine" and r["source"] == "CPIC"]
+    assert rows and rows[0]["lookup_key"] == "NUDT15=Normal Metabolizer;TPMT=Intermediate Metabolizer"
