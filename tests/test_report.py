@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import RESOURCES
+from pgx.outputs import write_tsv_atomic
+from pgx.report import build_report, render_html, write_report
+from pgx.schemas import validate_report
+from pgx.match import MATCH_COLUMNS
+
+EVIL = '<script>alert("x")</script>'
+
+
+def match_row(**kw: object) -> dict[str, object]:
+    row: dict[str, object] = {c: "" for c in MATCH_COLUMNS}
+    row.update(gene="BRAF", alteration="V600E", match_level="protein", therapy="Vemurafenib",
+               direction="sensitivity", level="A", native_level="A", amp_tier="Tier I (Level A)",
+               on_label=True, tumor_type_relation="ancestor", disease="Melanoma", doid="DOID:1909",
+               evidence_type="Predictive", significance="Sensitivity/Response", source="CIViC",
+               source_id="EID1", citations="PMID:1", source_url="https://civicdb.org/links/evidence_items/1",
+               variant_keys="7_1_A_T", origin="somatic", kb_version="CIViC 2024-08-01")
+    row.update(kw)
+    return row
+
+
+def make(tmp_path: Path, matches: list[dict[str, object]], patient: str = "P1", **kw: object) -> dict:
+    m = tmp_path / "matches.tsv"
+    write_tsv_atomic(m, MATCH_COLUMNS, matches)
+    return build_report(patient=patient, tumor_type={"code": "SKCM", "name": "Cutaneous Melanoma"},
+                        build="GRCh38", inputs={"tumor_vcf": "t.vcf", "germline_vcf": ""},
+                        resources=RESOURCES, variants_tsv=None, matches_tsv=str(m),
+                        pharmacogenes_tsv=None, guidance_tsv=None, generated_at="2026-01-01T00:00:00+00:00", **kw)
+
+
+def test_strings_from_inputs_render_as_text(tmp_path: Path) -> None:
+    report = make(tmp_path, [match_row(alteration=EVIL, gene=f"G{EVIL}", therapy=EVIL)], patient=EVIL)
+    html = render_html(report)
+    assert EVIL not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert len(re.findall(r"<script>", html)) == 1  # only our own table script
+
+
+def test_report_validates_against_its_schema_and_rejects_bad_levels(tmp_path: Path) -> None:
+    report = make(tmp_path, [match_row()])
+    validate_report(report)
+    report["therapeutic"]["sensitivity"][0]["level"] = "Z"
+    import jsonschema
+
+    with pytest.raises(jsonschema.ValidationError):
+        validate_report(report)
+
+
+def test_empty_sections_say_nothing_was_found(tmp_path: Path) -> None:
+    html = render_html(make(tmp_path, []))
+    for section in ("sensitivity", "resistance", "pharmacogenomics", "germline"):
+        block = html.split(f'<section id="{section}">', 1)[1].split("</section>", 1)[0]
+        assert "Nothing found" in block or "nothing" in block.lower(), section
+
+
+def test_sensitivity_and_resistance_are_separate_and_ordered(tmp_path: Path) -> None:
+    rows = [match_row(level="A", source_id="EID1"),
+            match_row(direction="resistance", therapy="Cetuximab", source_id="EID2"),
+            match_row(direction="no_benefit", therapy="Sorafenib", source_id="EID3"),
+            match_row(evidence_type="Prognostic", direction="poor_outcome", therapy="", source_id="EID4")]
+    report = make(tmp_path, rows)
+    assert [m["source_id"] for m in report["therapeutic"]["sensitivity"]] == ["EID1"]
+    assert [m["source_id"] for m in report["therapeutic"]["resistance"]] == ["EID2", "EID3"]
+    assert [m["source_id"] for m in report["therapeutic"]["prognostic_diagnostic"]] == ["EID4"]
+    assert report["key_findings"][0]["drug"] == "Vemurafenib"
+
+
+def test_written_report_is_reproducible_but_for_its_timestamp(tmp_path: Path) -> None:
+    outs = []
+    for n in range(2):
+        report = make(tmp_path, [match_row()])
+        report["generated_at"] = f"2026-01-0{n + 1}T00:00:00+00:00"
+        write_report(report, str(tmp_path / f"r{n}.json"), str(tmp_path / f"r{n}.html"))
+        data = json.loads((tmp_path / f"r{n}.json").read_text())
+        data.pop("generated_at")
+        outs.append(data)
+    assert outs[0] == outs[1]
+    assert outs[0]["pipeline"]["version"] and outs[0]["knowledge_base"]["label"]

@@ -1,0 +1,128 @@
+"""The Snakemake workflow end to end on the demo, its lint, and a dry run at cohort scale."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import DEMO, RESOURCES, ROOT
+
+pytestmark = pytest.mark.workflow
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+
+
+def demo_sheet(path: Path, copies: int = 1) -> Path:
+    lines = (ROOT / "config/samples.tsv").read_text().splitlines()
+    out = [lines[0]]
+    for n in range(copies):
+        for line in lines[1:]:
+            cells = line.split("\t")
+            cells[0] = cells[0] if copies == 1 else f"{cells[0]}-{n:05d}"
+            cells = [str(ROOT / c) if c.startswith("demo/") else c for c in cells]
+            out.append("\t".join(cells))
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+def run(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SLURM_CONF": "/dev/null"}
+    return subprocess.run(
+        [*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(ROOT / "config/config.yaml"),
+         "--config", f"samples={workdir / 'samples.tsv'}", f"resources={RESOURCES}", *args],
+        capture_output=True, text=True, timeout=timeout, env=env, check=False)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = tmp_path_factory.mktemp("demo")
+    demo_sheet(workdir / "samples.tsv")
+    result = run(workdir, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir / "results"
+
+
+def test_every_demo_patient_gets_every_output(demo_run: Path) -> None:
+    for patient in ("MEL-01", "LUNG-01", "CRC-01"):
+        for name in ("annotated.vcf.gz", "annotated.vcf.gz.tbi", "variants.tsv", "matches.tsv",
+                     "pharmacogenes.tsv", "report.json", "report.html"):
+            assert (demo_run / patient / name).stat().st_size > 0, (patient, name)
+    assert (demo_run / "cohort/summary.html").exists() and (demo_run / "cohort/summary.tsv").exists()
+
+
+def test_melanoma_report_names_braf_v600e_with_a_braf_inhibitor(demo_run: Path) -> None:
+    report = json.loads((demo_run / "MEL-01/report.json").read_text())
+    first = report["therapeutic"]["sensitivity"][0]
+    assert (first["gene"], first["alteration"], first["level"], first["on_label"]) == ("BRAF", "V600E", "A", True)
+    inhibitors = ("Vemurafenib", "Dabrafenib", "Encorafenib")
+    assert any(d in k["drug"] for k in report["key_findings"] for d in inhibitors)
+    html = (demo_run / "MEL-01/report.html").read_text()
+    assert "V600E" in html and "Vemurafenib" in html
+
+
+def test_lung_report_has_egfr_sensitivity_and_t790m_resistance(demo_run: Path) -> None:
+    report = json.loads((demo_run / "LUNG-01/report.json").read_text())
+    sens = {(m["alteration"], m["therapy"]) for m in report["therapeutic"]["sensitivity"] if m["level"] == "A"}
+    assert ("L858R", "Osimertinib") in sens and ("T790M", "Osimertinib") in sens
+    resist = {(m["alteration"], m["therapy"]) for m in report["therapeutic"]["resistance"]}
+    assert ("T790M", "Erlotinib") in resist
+    assert report["qc"]["annotation_sources"] == {"vep_csq": 2}
+
+
+def test_colorectal_report_names_dpyd_and_flags_fluoropyrimidines(demo_run: Path) -> None:
+    report = json.loads((demo_run / "CRC-01/report.json").read_text())
+    calls = {c["gene"]: c for c in report["pharmacogenomics"]["calls"]}
+    assert calls["DPYD"]["phenotype"] == "Intermediate Metabolizer"
+    assert calls["UGT1A1"]["diplotype"] == "*1/*28"
+    assert any(k["drug"] in ("fluorouracil", "capecitabine") and k["gene"] == "DPYD" for k in report["key_findings"])
+    assert "DPYD" in (demo_run / "CRC-01/report.html").read_text()
+    resist = {m["therapy"] for m in report["therapeutic"]["resistance"] if m["level"] == "A"}
+    assert "Cetuximab" in resist  # KRAS G12D in colorectal cancer
+
+
+def test_reports_validate_and_record_versions(demo_run: Path) -> None:
+    from pgx.schemas import validate_report
+
+    for path in demo_run.glob("*/report.json"):
+        report = json.loads(path.read_text())
+        validate_report(report)
+        assert report["pipeline"]["version"] and "CIViC 2024-08-01" in report["knowledge_base"]["label"]
+
+
+def test_rerun_gives_identical_outputs_but_the_timestamp(demo_run: Path, tmp_path: Path) -> None:
+    demo_sheet(tmp_path / "samples.tsv")
+    assert run(tmp_path, "--cores", "2").returncode == 0
+    for name in ("variants.tsv", "matches.tsv", "pharmacogenes.tsv", "guidance.tsv"):
+        assert (tmp_path / "results/CRC-01" / name).read_bytes() == (demo_run / "CRC-01" / name).read_bytes()
+    a = json.loads((tmp_path / "results/CRC-01/report.json").read_text())
+    b = json.loads((demo_run / "CRC-01/report.json").read_text())
+    a.pop("generated_at"), b.pop("generated_at")
+    assert a == b
+
+
+def test_lint_is_clean() -> None:
+    result = subprocess.run([*SNAKEMAKE, "--lint"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "SLURM_CONF": "/dev/null"}, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations" in result.stdout + result.stderr
+
+
+def test_dry_run_on_1000_patients(tmp_path: Path) -> None:
+    demo_sheet(tmp_path / "samples.tsv", copies=334)  # 1,002 patients
+    result = run(tmp_path, "-n", "--quiet", "rules", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "report" in result.stdout + result.stderr
+
+
+def test_bad_sample_sheet_stops_before_any_job(tmp_path: Path) -> None:
+    (tmp_path / "samples.tsv").write_text(
+        "patient\ttumor_type\ttumor_vcf\tgermline_vcf\tbuild\nP1\tNOPE\t" + str(DEMO / "CRC-01.tumor.vcf") + "\t\tGRCh38\n")
+    result = run(tmp_path, "--cores", "1")
+    assert result.returncode != 0
+    assert "unknown OncoTree code 'NOPE'" in result.stderr
+    assert not (tmp_path / "results").exists()
