@@ -79,7 +79,11 @@ def test_colorectal_report_names_dpyd_and_flags_fluoropyrimidines(demo_run: Path
     calls = {c["gene"]: c for c in report["pharmacogenomics"]["calls"]}
     assert calls["DPYD"]["phenotype"] == "Intermediate Metabolizer"
     assert calls["UGT1A1"]["diplotype"] == "*1/*28"
-    assert any(k["drug"] in ("fluorouracil", "capecitabine") and k["gene"] == "DPYD" for k in report["key_findings"])
+    pgx_findings = [k for k in report["key_findings"] if k["kind"] == "pharmacogenomics"]
+    dpyd = [k for k in pgx_findings if k["gene"] == "DPYD"]
+    assert len(dpyd) == 1 and "fluorouracil" in dpyd[0]["drug"] and "capecitabine" in dpyd[0]["drug"]
+    assert "CPIC Strong" in dpyd[0]["level"]
+    assert all("atazanavir" not in k["drug"] for k in pgx_findings)  # not a cancer-care drug
     assert "DPYD" in (demo_run / "CRC-01/report.html").read_text()
     resist = {m["therapy"] for m in report["therapeutic"]["resistance"] if m["level"] == "A"}
     assert "Cetuximab" in resist  # KRAS G12D in colorectal cancer

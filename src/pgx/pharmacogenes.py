@@ -32,6 +32,14 @@ IUPAC = {
 TOXICITY_GENES = frozenset({"CACNA1S", "DPYD", "G6PD", "NUDT15", "RYR1", "TPMT"})
 ACTIVITY_SCORE_GENES = frozenset({"CYP2C9", "DPYD", "CYP2D6"})
 
+# Drugs of cancer care with CPIC/DPWG guidance: shown first and in the key findings even when
+# matching did not propose them (chemotherapy backbones and supportive care).
+ONCOLOGY_DRUGS = frozenset({
+    "capecitabine", "fluorouracil", "tegafur", "mercaptopurine", "azathioprine", "thioguanine",
+    "irinotecan", "tamoxifen", "rasburicase", "ondansetron", "tropisetron", "voriconazole",
+    "belinostat", "nilotinib", "pazopanib", "sacituzumab govitecan",
+})
+
 CALL_COLUMNS = [
     "sample", "gene", "diplotype", "phenotype", "activity_score", "lookup_key", "status",
     "missing_positions", "positions_tested", "missing_detail", "assumed_reference", "phased",
@@ -39,7 +47,7 @@ CALL_COLUMNS = [
 ]
 GUIDANCE_COLUMNS = [
     "sample", "drug", "genes", "lookup_key", "source", "classification", "population",
-    "recommendation", "proposed_by_matching", "caution", "data_version",
+    "recommendation", "proposed_by_matching", "oncology_drug", "caution", "data_version",
 ]
 
 
@@ -504,15 +512,17 @@ def guidance(calls: list[Call], resources: Path, proposed_drugs: set[str]) -> li
         if all(keys[g] == "No Result" for g in wanted):
             continue
         drug = r["drug"]
-        caution = any(_altered(g, keys[g]) for g in wanted)
+        caution = r["classification"] != "No recommendation" and any(_altered(g, keys[g]) for g in wanted)
         rows.append({
             "sample": sample, "drug": drug, "genes": r["genes"], "lookup_key": r["lookup_key"],
             "source": r["source"], "classification": r["classification"],
             "population": r["population"], "recommendation": r["recommendation"],
-            "proposed_by_matching": drug in proposed_drugs, "caution": caution,
+            "proposed_by_matching": drug in proposed_drugs, "oncology_drug": drug in ONCOLOGY_DRUGS,
+            "caution": caution,
             "data_version": r["data_version"],
         })
-    rows.sort(key=lambda x: (not x["proposed_by_matching"], not x["caution"], str(x["drug"]), str(x["source"])))
+    rows.sort(key=lambda x: (not x["proposed_by_matching"], not x["oncology_drug"], not x["caution"],
+                             str(x["drug"]), str(x["source"]), str(x["population"])))
     return rows
 
 

@@ -146,11 +146,19 @@ def _key_findings(sensitivity: list[dict[str, Any]], against: list[dict[str, Any
             out.append({"kind": "therapy", "drug": m["therapy"], "gene": m["gene"],
                         "alteration": m["alteration"], "direction": m["direction"],
                         "level": m["level"], "on_label": m["on_label"], "source_id": m["source_id"]})
+    # One line per gene result, naming the cancer-care drugs it changes.
+    grouped: dict[tuple[str, str], list[dict[str, str]]] = {}
     for g in guidance:
-        if _bool(g["caution"]) and g["source"] == "CPIC":
-            out.append({"kind": "pharmacogenomics", "drug": g["drug"], "gene": g["genes"],
-                        "alteration": g["lookup_key"], "direction": "dose or drug change",
-                        "level": g["classification"], "on_label": None, "source_id": g["source"]})
+        relevant = _bool(g["proposed_by_matching"]) or _bool(g.get("oncology_drug", "false"))
+        if _bool(g["caution"]) and relevant:
+            grouped.setdefault(g["genes"], []).append(g)
+    for genes, rows in grouped.items():
+        lookup = sorted(rows, key=lambda r: (r["source"] != "CPIC", len(r["lookup_key"])))[0]["lookup_key"]
+        drugs = sorted({r["drug"] for r in rows})
+        strongest = sorted({f"{r['source']} {r['classification']}" for r in rows})
+        out.append({"kind": "pharmacogenomics", "drug": ", ".join(drugs), "gene": genes,
+                    "alteration": lookup, "direction": "genotype-guided recommendation applies",
+                    "level": "; ".join(strongest), "on_label": None, "source_id": "CPIC/DPWG"})
     return out
 
 
