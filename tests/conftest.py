@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,38 @@ def write_vcf(path: Path, records: list[str], samples: tuple[str, ...] = ("TUMOR
 @pytest.fixture(scope="session")
 def resources() -> Path:
     return RESOURCES
+
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+
+
+def demo_sheet(path: Path, copies: int = 1) -> Path:
+    lines = (ROOT / "config/samples.tsv").read_text().splitlines()
+    out = [lines[0]]
+    for n in range(copies):
+        for line in lines[1:]:
+            cells = line.split("\t")
+            cells[0] = cells[0] if copies == 1 else f"{cells[0]}-{n:05d}"
+            cells = [str(ROOT / c) if c.startswith("demo/") else c for c in cells]
+            out.append("\t".join(cells))
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+def run(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SLURM_CONF": "/dev/null"}
+    return subprocess.run(
+        [*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(ROOT / "config/config.yaml"),
+         "--config", f"samples={workdir / 'samples.tsv'}", f"resources={RESOURCES}", *args],
+        capture_output=True, text=True, timeout=timeout, env=env, check=False)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = tmp_path_factory.mktemp("demo")
+    demo_sheet(workdir / "samples.tsv")
+    result = run(workdir, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir / "results"
+
+

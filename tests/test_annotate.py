@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import RESOURCES, write_vcf
+
 from pgx.annotate import BuiltinAnnotator, CsqParser, annotate_vcf, parse_hgvsp
 from pgx.outputs import read_tsv
 from pgx.transcripts import TranscriptIndex

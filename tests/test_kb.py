@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import RESOURCES, SHARED, needs_shared
+
 from pgx.kb import Manifest, verify
 from pgx.kb.civic import parse_alteration, profile_expression
 

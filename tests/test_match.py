@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import RESOURCES
+
 from pgx.annotate import BuiltinAnnotator
-from pgx.match import (Alteration, KnowledgeBase, alterations_from_variants, evaluate,
-                       harmonised_level, match)
+from pgx.match import (
+    Alteration,
+    KnowledgeBase,
+    alterations_from_variants,
+    evaluate,
+    harmonised_level,
+    match,
+)
 from pgx.ontology import Ontology
 from pgx.transcripts import TranscriptIndex
 from pgx.vcf import Variant

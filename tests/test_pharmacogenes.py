@@ -4,8 +4,8 @@ import csv
 from pathlib import Path
 
 import pytest
-
 from conftest import DEMO, RESOURCES, SHARED, needs_shared, write_vcf
+
 from pgx.errors import PgxInputError
 from pgx.pharmacogenes import Call, call_vcf, guidance
 
@@ -14,7 +14,7 @@ CASES = Path(__file__).parent / "cases/pharmacogenes/pharmcat_cases.tsv"
 
 def _cases() -> list[dict[str, str]]:
     with open(CASES, encoding="utf-8") as handle:
-        return list(csv.DictReader((l for l in handle if not l.startswith("#")), delimiter="\t"))
+        return list(csv.DictReader((line for line in handle if not line.startswith("#")), delimiter="\t"))
 
 
 def one(vcf: Path | str, gene: str, **kw: object) -> Call:

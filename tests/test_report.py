@@ -5,12 +5,12 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import RESOURCES
+
+from pgx.match import MATCH_COLUMNS
 from pgx.outputs import write_tsv_atomic
 from pgx.report import build_report, render_html, write_report
 from pgx.schemas import validate_report
-from pgx.match import MATCH_COLUMNS
 
 EVIL = '<script>alert("x")</script>'
 
@@ -84,3 +84,23 @@ def test_written_report_is_reproducible_but_for_its_timestamp(tmp_path: Path) ->
         outs.append(data)
     assert outs[0] == outs[1]
     assert outs[0]["pipeline"]["version"] and outs[0]["knowledge_base"]["label"]
+
+
+def test_cohort_of_200_patients_stays_small(tmp_path: Path) -> None:
+    from pgx.cohort import summarise
+
+    base = make(tmp_path, [match_row(), match_row(gene="EGFR", alteration="L858R", level="B", source_id="EID2")])
+    paths = []
+    for n in range(200):
+        report = json.loads(json.dumps(base))
+        report["patient"]["id"] = f"P{n:03d}"
+        folder = tmp_path / "results" / f"P{n:03d}"
+        folder.mkdir(parents=True)
+        (folder / "report.json").write_text(json.dumps(report))
+        paths.append(str(folder / "report.json"))
+    out_html = tmp_path / "results/cohort/summary.html"
+    summarise(paths, str(tmp_path / "results/cohort/summary.tsv"), str(out_html))
+    size = out_html.stat().st_size
+    assert size < 3_000_000, size
+    html = out_html.read_text()
+    assert html.count('href="../P') == 200 and "EGFR" in html

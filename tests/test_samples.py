@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import RESOURCES
+
 from pgx.errors import PgxInputError
 from pgx.ontology import Ontology
 from pgx.samples import read_sheet

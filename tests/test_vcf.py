@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import write_vcf
+
 from pgx.errors import PgxInputError
 from pgx.vcf import Filters, ReadStats, iter_variants, trim_alleles
 

@@ -5,47 +5,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-from conftest import DEMO, RESOURCES, ROOT
+from conftest import DEMO, ROOT, SNAKEMAKE, demo_sheet, run
 
 pytestmark = pytest.mark.workflow
-
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
-
-
-def demo_sheet(path: Path, copies: int = 1) -> Path:
-    lines = (ROOT / "config/samples.tsv").read_text().splitlines()
-    out = [lines[0]]
-    for n in range(copies):
-        for line in lines[1:]:
-            cells = line.split("\t")
-            cells[0] = cells[0] if copies == 1 else f"{cells[0]}-{n:05d}"
-            cells = [str(ROOT / c) if c.startswith("demo/") else c for c in cells]
-            out.append("\t".join(cells))
-    path.write_text("\n".join(out) + "\n")
-    return path
-
-
-def run(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SLURM_CONF": "/dev/null"}
-    return subprocess.run(
-        [*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(ROOT / "config/config.yaml"),
-         "--config", f"samples={workdir / 'samples.tsv'}", f"resources={RESOURCES}", *args],
-        capture_output=True, text=True, timeout=timeout, env=env, check=False)
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = tmp_path_factory.mktemp("demo")
-    demo_sheet(workdir / "samples.tsv")
-    result = run(workdir, "--cores", "2")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir / "results"
-
 
 def test_every_demo_patient_gets_every_output(demo_run: Path) -> None:
     for patient in ("MEL-01", "LUNG-01", "CRC-01"):
@@ -130,3 +95,12 @@ def test_bad_sample_sheet_stops_before_any_job(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "unknown OncoTree code 'NOPE'" in result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_snakemake_report_links_the_final_outputs(demo_run: Path) -> None:
+    workdir = demo_run.parent
+    result = run(workdir, "--report", str(workdir / "snakemake-report.html"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (workdir / "snakemake-report.html").read_text()
+    for name in ("report.html", "matches.tsv", "pharmacogenes.tsv", "summary.html"):
+        assert name in html

@@ -67,8 +67,14 @@ def _checked_records(path: str, vcf: object) -> object:
 
 def cmd_match(args: argparse.Namespace) -> None:
     from pgx.kb import default_resources  # noqa: F401
-    from pgx.match import (MATCH_COLUMNS, KnowledgeBase, alterations_from_cna,
-                           alterations_from_fusions, alterations_from_variants, match)
+    from pgx.match import (
+        MATCH_COLUMNS,
+        KnowledgeBase,
+        alterations_from_cna,
+        alterations_from_fusions,
+        alterations_from_variants,
+        match,
+    )
     from pgx.ontology import Ontology
     from pgx.outputs import read_tsv, write_tsv_atomic
 
@@ -98,8 +104,13 @@ def cmd_match(args: argparse.Namespace) -> None:
 
 def cmd_diplotypes(args: argparse.Namespace) -> None:
     from pgx.outputs import read_tsv, write_tsv_atomic
-    from pgx.pharmacogenes import (CALL_COLUMNS, GUIDANCE_COLUMNS, call_vcf, guidance,
-                                   read_outside_calls)
+    from pgx.pharmacogenes import (
+        CALL_COLUMNS,
+        GUIDANCE_COLUMNS,
+        call_vcf,
+        guidance,
+        read_outside_calls,
+    )
 
     resources = _resources(args)
     calls = call_vcf(args.vcf, resources, samples=args.sample or None, genes=args.gene or None,

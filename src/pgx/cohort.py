@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -49,8 +50,7 @@ def summarise(report_paths: list[str], out_tsv: str, out_html: str) -> dict[str,
             "dpyd_phenotype": calls.get("DPYD", {}).get("phenotype", "not tested") or "not called",
             "pharmacogenes_called": report["summary"]["pharmacogenes_called"],
             "pharmacogenes_tested": report["summary"]["pharmacogenes_tested"],
-            "report": str(Path(path).with_name("report.html").relative_to(Path(out_html).parent.parent))
-            if Path(path).is_relative_to(Path(out_html).parent.parent) else str(Path(path).with_name("report.html")),
+            "report": os.path.relpath(Path(path).with_name("report.html"), Path(out_html).parent),
             "_best": best,
         })
     gene_order = [g for g, _ in sorted(genes.items(), key=lambda kv: (-kv[1], kv[0]))]

@@ -121,10 +121,30 @@ def build_report(
         "germline_findings": germline,
         "uncertain_significance": {"count": len(uncertain), "table": "variants.tsv"},
         "qc": qc,
-        "settings": settings or {},
+        "settings": _flatten(settings or {}),
+        "references": _references(sensitivity + against + other + germline),
         "limitations": LIMITATIONS,
         "disclaimer": DISCLAIMER,
     }
+
+
+def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _references(matches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every citation the report relies on, once, with the evidence items citing it."""
+    cited: dict[str, set[str]] = {}
+    for m in matches:
+        for c in m["citations"]:
+            cited.setdefault(c, set()).add(m["source_id"])
+    return [{"citation": c, "evidence": sorted(ids)} for c, ids in sorted(cited.items())]
 
 
 def _key_findings(sensitivity: list[dict[str, Any]], against: list[dict[str, Any]],

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pgx.errors import PgxInputError
-from pgx.kb import MANIFEST, sha256, write_table
-from pgx.kb import civic, pharmacogenes, reference
+from pgx.kb import MANIFEST, civic, pharmacogenes, reference, sha256, write_table
 from pgx.outputs import write_text_atomic
 from pgx.transcripts import CODON_COLUMNS, TRANSCRIPT_COLUMNS
 
