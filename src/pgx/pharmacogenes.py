@@ -13,6 +13,7 @@ pattern once.
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -350,9 +351,19 @@ def _align_allele(allele: str, sample_ref: str, def_ref: str) -> str:
     return allele
 
 
+@dataclass(slots=True)
+class PositionGenotypes:
+    """All chosen samples at one definition position, as arrays (cohort mode)."""
+
+    alleles: list[str]  # allele strings in the definition's frame; codes index this list
+    codes: np.ndarray  # samples × 2 allele codes; -1 missing, -2 no second allele (haploid)
+    phased: np.ndarray  # samples, bool
+    phase_set: np.ndarray  # samples, int64; -1 when none
+
+
 def read_genotypes(vcf_path: str, genes: Iterable[GeneDefinition], samples: list[str] | None,
-                   build: str = "GRCh38") -> tuple[list[str], dict[str, dict[int, list[Genotype]]]]:
-    """For every gene, the genotypes of every chosen sample at every definition position."""
+                   build: str = "GRCh38") -> tuple[list[str], dict[str, dict[int, PositionGenotypes]]]:
+    """For every gene, the genotype arrays of every chosen sample at every definition position."""
     vcf = open_vcf(vcf_path, gts012=False)
     check_build(vcf, build, vcf_path)
     if build != "GRCh38":
@@ -368,37 +379,65 @@ def read_genotypes(vcf_path: str, genes: Iterable[GeneDefinition], samples: list
     genes = list(genes)
     wanted: dict[tuple[str, int], tuple[str, Position]] = {
         (bare_contig(p.chrom), p.pos): (g.gene, p) for g in genes for p in g.positions}
-    out: dict[str, dict[int, list[Genotype]]] = {g.gene: {} for g in genes}
+    out: dict[str, dict[int, PositionGenotypes]] = {g.gene: {} for g in genes}
     has_index = Path(vcf_path + ".tbi").exists() or Path(vcf_path + ".csi").exists()
     contig_names = {bare_contig(c): c for c in vcf.seqnames} if has_index else {}
-    records = (
-        _region_records(vcf, genes, contig_names) if has_index else iter(vcf)
-    )
+    records = _region_records(vcf, genes, contig_names) if has_index else iter(vcf)
     for record in records:
         hit = wanted.get((bare_contig(record.CHROM), record.POS))
         if hit is None:
             continue
         gene, position = hit
-        alleles_of_record = [record.REF] + list(record.ALT)
-        framed = [_align_allele(a, record.REF, position.ref) for a in alleles_of_record]
-        gts = record.genotypes
+        framed = [_align_allele(a, record.REF, position.ref) for a in [record.REF, *record.ALT]]
+        array = np.array(record.genotype.array())[index]  # copy: cyvcf2 arrays view C memory
+        ploidy = array.shape[1] - 1
+        codes = np.full((len(index), 2), -2, dtype=np.int64)
+        codes[:, : min(ploidy, 2)] = array[:, : min(ploidy, 2)]
+        codes[(codes < 0) & (codes != -2)] = -1
+        codes[:, 0][codes[:, 0] == -2] = -1  # no first allele at all: missing
+        phased = array[:, -1].astype(bool)
         ps = _phase_sets(record, len(all_samples))
-        per_sample: list[Genotype] = []
-        for i in index:
-            gt = gts[i]
-            indices = gt[:-1]
-            if any(x is None or x < 0 for x in indices):
-                per_sample.append((None, False, None))  # partial or missing: not usable
-                continue
-            per_sample.append((tuple(framed[x] for x in indices), bool(gt[-1]), ps[i] if ps is not None else None))
+        phase_set = np.array([ps[i] if ps is not None and ps[i] is not None else -1 for i in index],
+                             dtype=np.int64) if ps is not None else np.full(len(index), -1, dtype=np.int64)
+        current = PositionGenotypes(framed, codes, phased, phase_set)
         existing = out[gene].get(position.pos)
-        if existing is None:
-            out[gene][position.pos] = per_sample
-        else:  # split multi-allelic records: keep, per sample, the call that is not reference
-            out[gene][position.pos] = [
-                new if new[0] is not None and any(a != position.ref for a in new[0]) else old
-                for old, new in zip(existing, per_sample, strict=True)]
+        out[gene][position.pos] = current if existing is None else _merge(existing, current, position.ref)
     return list(chosen), out
+
+
+def _merge(old: PositionGenotypes, new: PositionGenotypes, ref: str) -> PositionGenotypes:
+    """Split multi-allelic records at one position: per sample, keep the call that is not
+    reference, re-coding the new record's alleles into one allele list."""
+    alleles = list(old.alleles)
+    remap = []
+    for allele in new.alleles:
+        if allele not in alleles:
+            alleles.append(allele)
+        remap.append(alleles.index(allele))
+    lookup = np.array(remap, dtype=np.int64)
+    recoded = np.where(new.codes >= 0, lookup[np.clip(new.codes, 0, None)], new.codes)
+    ref_code = alleles.index(ref) if ref in alleles else 0
+    takes_new = ((recoded >= 0) & (recoded != ref_code)).any(axis=1)
+    codes = np.where(takes_new[:, None], recoded, old.codes)
+    return PositionGenotypes(alleles, codes, np.where(takes_new, new.phased, old.phased),
+                             np.where(takes_new, new.phase_set, old.phase_set))
+
+
+def _genotypes_of_row(positions: list[int], by_pos: dict[int, PositionGenotypes],
+                      row: np.ndarray) -> dict[int, Genotype]:
+    """One distinct genotype pattern (codes, phase flags, phase sets) back to per-position calls."""
+    out: dict[int, Genotype] = {}
+    n = len(positions)
+    for k, pos in enumerate(positions):
+        a, b = int(row[2 * k]), int(row[2 * k + 1])
+        phased, phase_set = bool(row[2 * n + k]), int(row[3 * n + k])
+        if a < 0 or b == -1:
+            out[pos] = (None, False, None)  # missing or partial (0/.): not usable
+            continue
+        alleles = by_pos[pos].alleles
+        called = (alleles[a],) if b == -2 else (alleles[a], alleles[b])
+        out[pos] = (called, phased, phase_set if phase_set >= 0 else None)
+    return out
 
 
 def _phase_sets(record: object, n: int) -> list[int | None] | None:
@@ -419,7 +458,11 @@ def _region_records(vcf: object, genes: list[GeneDefinition], contigs: dict[str,
             continue
         lo = min(p.pos for p in gene.positions)
         hi = max(p.pos for p in gene.positions)
-        for record in vcf(f"{chrom}:{lo}-{hi}"):  # type: ignore[operator]
+        with warnings.catch_warnings():
+            # cyvcf2 warns when a contig has no records in the index; that is just no data.
+            warnings.simplefilter("ignore", UserWarning)
+            region = list(vcf(f"{chrom}:{lo}-{hi}"))  # type: ignore[operator]
+        for record in region:
             key = (record.CHROM, record.POS, record.REF, ",".join(record.ALT))
             if key in seen:
                 continue
@@ -440,16 +483,20 @@ def call_vcf(vcf_path: str, resources: Path, samples: list[str] | None = None,
     names, genotypes = read_genotypes(vcf_path, chosen, samples, build)
     calls: list[Call] = []
     for gene in chosen:
-        memo: dict[tuple[object, ...], Call] = {}
         by_pos = genotypes[gene.gene]
-        for i, sample in enumerate(names):
-            per_position = {pos: values[i] for pos, values in by_pos.items()}
-            signature = tuple(sorted(per_position.items()))
-            cached = memo.get(signature)
-            if cached is None:
-                cached = call_gene(gene, per_position, phenotypes, sample, missing_as_reference)
-                memo[signature] = cached
-            calls.append(_for_sample(cached, sample))
+        positions = sorted(by_pos)
+        if not positions:
+            calls += [call_gene(gene, {}, phenotypes, sample, missing_as_reference) for sample in names]
+            continue
+        # samples × (2 codes per position, phase flag per position, phase set per position)
+        matrix = np.concatenate(
+            [by_pos[p].codes for p in positions]
+            + [np.stack([by_pos[p].phased.astype(np.int64) for p in positions], axis=1)]
+            + [np.stack([by_pos[p].phase_set for p in positions], axis=1)], axis=1)
+        patterns, inverse = np.unique(matrix, axis=0, return_inverse=True)
+        called = [call_gene(gene, _genotypes_of_row(positions, by_pos, row), phenotypes, "",
+                            missing_as_reference) for row in patterns]
+        calls += [_for_sample(called[k], sample) for k, sample in zip(inverse.ravel(), names, strict=True)]
     return calls
 
 
