@@ -14,4 +14,4 @@ run_step(s, ["--resources", s.params.resources, "report", "--patient", s.params.
              *[arg for name in ("variants", "matches", "pharmacogenes", "guidance", "qc")
                for arg in optional(f"--{name}", s.input.get(name, ""))],
              "--settings", json.dumps(s.params.settings, sort_keys=True),
-             "--json-out", s.output.json, "--html-out", s.output.html])
+             "--matches-out", s.output.matches, "--json-out", s.output.json, "--html-out", s.output.html])

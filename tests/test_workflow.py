@@ -104,3 +104,28 @@ def test_snakemake_report_links_the_final_outputs(demo_run: Path) -> None:
     html = (workdir / "snakemake-report.html").read_text()
     for name in ("report.html", "matches.tsv", "pharmacogenes.tsv", "summary.html"):
         assert name in html
+
+
+def test_final_match_table_flags_drugs_with_pgx_guidance(demo_run: Path) -> None:
+    from pgx.outputs import read_tsv
+
+    rows = read_tsv(demo_run / "CRC-01/matches.tsv")
+    flagged = {r["therapy"]: r["pgx_guidance"] for r in rows if r["pgx_guidance"]}
+    assert "irinotecan (UGT1A1 UGT1A1=Intermediate Metabolizer)" in flagged["Selumetinib + Irinotecan"]
+    assert all(not r["pgx_guidance"] for r in read_tsv(demo_run / "MEL-01/matches.tsv")
+               if "Vemurafenib" == r["therapy"])
+
+
+def test_tumor_only_and_germline_only_patients(tmp_path: Path) -> None:
+    (tmp_path / "samples.tsv").write_text(
+        "patient\ttumor_type\ttumor_vcf\tgermline_vcf\tbuild\n"
+        f"T1\tSKCM\t{DEMO / 'MEL-01.tumor.vcf'}\t\tGRCh38\n"
+        f"G1\tCOAD\t\t{DEMO / 'CRC-01.germline.vcf'}\tGRCh38\n")
+    result = run(tmp_path, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    t1 = json.loads((tmp_path / "results/T1/report.json").read_text())
+    g1 = json.loads((tmp_path / "results/G1/report.json").read_text())
+    assert t1["pharmacogenomics"]["calls"] == [] and t1["therapeutic"]["sensitivity"]
+    assert g1["therapeutic"]["sensitivity"] == [] and g1["summary"]["pharmacogenes_called"] == 19
+    assert "no germline VCF was given" in (tmp_path / "results/T1/report.html").read_text()
+    assert not (tmp_path / "results/G1/annotated.vcf.gz").exists()

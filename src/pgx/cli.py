@@ -153,6 +153,10 @@ def cmd_report(args: argparse.Namespace) -> None:
         settings=json.loads(args.settings) if args.settings else {},
     )
     write_report(report, args.json_out, args.html_out)
+    if args.matches_out:
+        from pgx.report import write_flagged_matches
+
+        write_flagged_matches(args.matches, args.guidance, args.matches_out)
 
 
 def cmd_cohort(args: argparse.Namespace) -> None:
@@ -248,6 +252,7 @@ def parser() -> argparse.ArgumentParser:
     for name in ("variants", "matches", "pharmacogenes", "guidance", "germline-matches", "qc"):
         r.add_argument(f"--{name}")
     r.add_argument("--settings", help="JSON object of run settings to show")
+    r.add_argument("--matches-out", help="final match table with the pgx_guidance column")
     r.add_argument("--json-out", required=True)
     r.add_argument("--html-out", required=True)
     r.set_defaults(func=cmd_report)

@@ -86,8 +86,7 @@ def build_report(
     guidance = _rows(guidance_tsv)
     caution_drugs = {g["drug"] for g in guidance if _bool(g["caution"])}
     for m in matches:
-        drugs = {d.strip().lower() for d in m["therapy"].replace(" then ", " + ").split(" + ") if d.strip()}
-        flagged = sorted(drugs & caution_drugs)
+        flagged = sorted(set(_therapy_drugs(m["therapy"])) & caution_drugs)
         m["pgx_caution"] = ", ".join(flagged)
     therapeutic = [m for m in matches if m["evidence_type"] == "Predictive"]
     sensitivity = [m for m in therapeutic if m["direction"] in SENSITIVITY]
@@ -196,6 +195,31 @@ def _environment() -> jinja2.Environment:
 
 def render_html(report: dict[str, Any]) -> str:
     return _environment().get_template("report.html.j2").render(r=report)
+
+
+def write_flagged_matches(matches_tsv: str | None, guidance_tsv: str | None, out: str) -> None:
+    """The final match table: every match, plus `pgx_guidance` naming the drugs of that therapy
+    whose pharmacogenomic guidance departs from standard for this patient."""
+    from pgx.match import MATCH_COLUMNS
+    from pgx.outputs import write_tsv_atomic
+
+    caution = {g["drug"]: f"{g['genes']} {g['lookup_key']}" for g in _rows(guidance_tsv) if _bool(g["caution"])}
+    rows: list[dict[str, object]] = []
+    for r in _rows(matches_tsv):
+        drugs = _therapy_drugs(r["therapy"])
+        flagged = [f"{d} ({caution[d]})" for d in drugs if d in caution]
+        rows.append({**r, "pgx_guidance": "; ".join(flagged)})
+    header = []
+    if matches_tsv:
+        with open(matches_tsv, encoding="utf-8") as handle:
+            header = [line[3:].rstrip("\n") for line in handle if line.startswith("## ")]
+    else:
+        header = ["no tumor VCF: nothing was matched"]
+    write_tsv_atomic(out, [*MATCH_COLUMNS, "pgx_guidance"], rows, header)
+
+
+def _therapy_drugs(therapy: str) -> list[str]:
+    return [d.strip().lower() for d in therapy.replace(" then ", " + ").split(" + ") if d.strip()]
 
 
 def write_report(report: dict[str, Any], json_out: str, html_out: str) -> None:

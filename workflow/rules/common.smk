@@ -57,7 +57,7 @@ def report_inputs(wildcards):
     if p.tumor_vcf:
         inputs["variants"] = f"results/{p.patient}/variants.tsv"
         inputs["qc"] = f"results/{p.patient}/annotate_qc.json"
-        inputs["matches"] = f"results/{p.patient}/matches.tsv"
+        inputs["matches"] = f"results/{p.patient}/match/somatic_matches.tsv"
     if p.germline_vcf:
         inputs["pharmacogenes"] = f"results/{p.patient}/pharmacogenes.tsv"
         inputs["guidance"] = f"results/{p.patient}/guidance.tsv"
@@ -68,7 +68,7 @@ def pharmacogenomics_inputs(wildcards):
     p = patient(wildcards)
     inputs = {"vcf": p.germline_vcf, "checked": f"results/{p.patient}/validated/germline.ok"}
     if p.tumor_vcf:
-        inputs["matches"] = f"results/{p.patient}/matches.tsv"
+        inputs["matches"] = f"results/{p.patient}/match/somatic_matches.tsv"
     return inputs
 
 
@@ -77,7 +77,7 @@ def all_targets():
     for p in PATIENTS.values():
         targets += [f"results/{p.patient}/report.html", f"results/{p.patient}/report.json"]
         if p.tumor_vcf:
-            targets += [f"results/{p.patient}/annotated.vcf.gz", f"results/{p.patient}/matches.tsv"]
+            targets.append(f"results/{p.patient}/annotated.vcf.gz")
         if p.germline_vcf:
             targets.append(f"results/{p.patient}/pharmacogenes.tsv")
     targets += ["results/cohort/summary.html", "results/cohort/summary.tsv"]

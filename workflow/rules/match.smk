@@ -2,12 +2,7 @@ rule match:
     input:
         variants="results/{patient}/variants.tsv",
     output:
-        matches=report(
-            "results/{patient}/matches.tsv",
-            caption="../report/matches.rst",
-            category="Per patient",
-            subcategory="{patient}",
-        ),
+        matches="results/{patient}/match/somatic_matches.tsv",
     params:
         build=lambda w: patient(w).build,
         tumor_type=lambda w: patient(w).tumor_type,

@@ -3,6 +3,12 @@ rule report:
         unpack(report_inputs),
     output:
         json="results/{patient}/report.json",
+        matches=report(
+            "results/{patient}/matches.tsv",
+            caption="../report/matches.rst",
+            category="Per patient",
+            subcategory="{patient}",
+        ),
         html=report(
             "results/{patient}/report.html",
             caption="../report/report.rst",
