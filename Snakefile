@@ -16,6 +16,13 @@ include: "workflow/rules/pharmacogenomics.smk"
 include: "workflow/rules/report.smk"
 
 
+# Tiny bookkeeping steps run on the submitting node, not as cluster jobs.
+localrules:
+    all,
+    validate_tumor,
+    validate_germline,
+
+
 rule all:
     input:
         all_targets(),
