@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import RESOURCES, ROOT, SNAKEMAKE, demo_sheet
 
 pytestmark = pytest.mark.slurm

@@ -550,15 +550,17 @@ INFO_FIELDS = [
 ]
 
 
+_NEEDS_ESCAPE = re.compile(r"[%,;= \t:]")
+_INFO_ESCAPES = str.maketrans({"%": "%25", ",": "%2C", ";": "%3B", "=": "%3D", " ": "%20",
+                               "\t": "%09", ":": "%3A"})
+
+
 def _info_value(value: object) -> str:
     """VCF INFO values may not hold ',', ';', '=', whitespace: percent-encode them (VCF 4.3)."""
     if value is None or value == "":
         return "."
     text = str(value)
-    for ch, code in (("%", "%25"), (",", "%2C"), (";", "%3B"), ("=", "%3D"), (" ", "%20"),
-                     ("\t", "%09"), (":", "%3A")):
-        text = text.replace(ch, code)
-    return text
+    return text.translate(_INFO_ESCAPES) if _NEEDS_ESCAPE.search(text) else text
 
 
 def annotate_vcf(
@@ -581,7 +583,7 @@ def annotate_vcf(
     from pgx import __version__
     from pgx.errors import PgxInputError
     from pgx.kb import Manifest
-    from pgx.outputs import atomic_path, write_text_atomic, write_tsv_atomic
+    from pgx.outputs import TsvWriter, atomic_path, write_text_atomic
     from pgx.vcf import Filters, ReadStats
 
     filters = filters or Filters()
@@ -594,15 +596,19 @@ def annotate_vcf(
     preferred = load_preferred_transcripts(resources / "kb/civic/variants.tsv")
     label = Manifest.load(resources).label
     undeclared: dict[str, set[str]] = {"FILTER": set(), "INFO": set()}
-    with atomic_path(out_vcf, suffix=".vcf.gz") as tmp_vcf, atomic_path(out_vcf + ".tbi") as tmp_tbi:
+    comments = [f"pgx {__version__}", f"knowledge base: {label}",
+                f"input: {Path(vcf_path).name}", f"build: {build}"]
+    with atomic_path(out_vcf, suffix=".vcf.gz") as tmp_vcf, atomic_path(out_vcf + ".tbi") as tmp_tbi, \
+            atomic_path(out_tsv) as tmp_tsv:
         while True:
             stats = ReadStats()
             try:
-                rows, sources = _write_annotated(
-                    vcf_path, str(tmp_vcf), build=build, tumor_sample=tumor_sample,
-                    normal_sample=normal_sample, filters=filters, reference_fasta=reference_fasta,
-                    stats=stats, builtin=builtin, preferred=preferred, kb_label=label,
-                    undeclared=undeclared)
+                with open(tmp_tsv, "w", encoding="utf-8") as handle:
+                    sources = _write_annotated(
+                        vcf_path, str(tmp_vcf), build=build, tumor_sample=tumor_sample,
+                        normal_sample=normal_sample, filters=filters, reference_fasta=reference_fasta,
+                        stats=stats, builtin=builtin, preferred=preferred, kb_label=label,
+                        undeclared=undeclared, table=TsvWriter(handle, VARIANT_COLUMNS, comments))
                 break
             except _UndeclaredTags as missing:
                 # Tags used but not declared: declare them and write again from the start.
@@ -613,9 +619,6 @@ def annotate_vcf(
         except Exception as exc:
             raise PgxInputError(vcf_path, f"cannot index the annotated VCF ({exc}); is the input sorted?") from None
         Path(str(tmp_vcf) + ".tbi").replace(tmp_tbi)
-        comments = [f"pgx {__version__}", f"knowledge base: {label}",
-                    f"input: {Path(vcf_path).name}", f"build: {build}"]
-        write_tsv_atomic(out_tsv, VARIANT_COLUMNS, rows, comments)
     notes = [] if stats.left_aligned else ["indels were trimmed but not left-aligned (no reference FASTA configured)"]
     notes += [f"{kind} {tag} used but not declared in the input header; declared in the output"
               for kind, tags in sorted(undeclared.items()) for tag in sorted(tags)]
@@ -643,8 +646,8 @@ def _write_annotated(
     vcf_path: str, out_path: str, *, build: str, tumor_sample: str | None,
     normal_sample: str | None, filters: Any, reference_fasta: str | None, stats: Any,
     builtin: BuiltinAnnotator | None, preferred: dict[str, set[str]], kb_label: str,
-    undeclared: dict[str, set[str]],
-) -> tuple[list[dict[str, object]], dict[str, int]]:
+    undeclared: dict[str, set[str]], table: Any,
+) -> dict[str, int]:
     """One streaming pass: every input record is written, with PGX_* INFO per ALT allele."""
     from cyvcf2 import Writer
 
@@ -669,17 +672,14 @@ def _write_annotated(
     declared_filters = set(re.findall(r"##FILTER=<ID=([^,>]+)", header)) | undeclared["FILTER"] | {"PASS"}
     declared_info = set(re.findall(r"##INFO=<ID=([^,>]+)", header)) | undeclared["INFO"]
     csq = CsqParser(header)
-    rows: list[dict[str, object]] = []
     sources: dict[str, int] = {}
     writer = Writer(out_path, reader, mode="wz")
     try:
-        # A second reader streams the same file for the normalised variants; both advance together.
-        for (record, variants), original in zip(
-            iter_variants(vcf_path, build=build, tumor_sample=tumor_sample,
-                          normal_sample=normal_sample, filters=filters,
-                          reference_fasta=reference_fasta, stats=stats),
-            reader, strict=True,
+        for original, variants in iter_variants(
+            vcf_path, build=build, tumor_sample=tumor_sample, normal_sample=normal_sample,
+            filters=filters, reference_fasta=reference_fasta, stats=stats, reader=reader,
         ):
+            record = original
             by_alt = {v.alt_index: v for v in variants}
             values: dict[str, list[str]] = {tag: [] for tag, _, _ in INFO_FIELDS}
             for alt_index, raw_alt in enumerate(original.ALT or []):
@@ -697,7 +697,7 @@ def _write_annotated(
                                             None, "none", NO_ANNOTATION_NOTE)
                 sources[annotation.source] = sources.get(annotation.source, 0) + 1
                 row = _variant_row(variant, annotation, original.ID)
-                rows.append(row)
+                table.write(row)
                 for tag, key in (("PGX_GENE", "gene"), ("PGX_TRANSCRIPT", "transcript"),
                                  ("PGX_CONSEQUENCE", "consequence"), ("PGX_HGVSC", "hgvsc"),
                                  ("PGX_HGVSP", "hgvsp"), ("PGX_DEPTH", "depth"),
@@ -720,7 +720,7 @@ def _write_annotated(
                                     record=f"{original.CHROM}:{original.POS}") from None
     finally:
         writer.close()
-    return rows, sources
+    return sources
 
 
 def _variant_row(variant: Variant, annotation: Annotation, record_id: str | None) -> dict[str, object]:

@@ -7,6 +7,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 
 @contextlib.contextmanager
@@ -44,21 +45,43 @@ def write_tsv_atomic(
     """Tab-separated table with a fixed column order; None is written as an empty cell."""
     lines = [f"## {c}" for c in comments or []]
     lines.append("\t".join(columns))
+    cell = _cell
     for row in rows:
-        lines.append("\t".join(_cell(row.get(c)) for c in columns))
+        lines.append("\t".join([cell(row.get(c)) for c in columns]))
     write_text_atomic(final, "\n".join(lines) + "\n")
+
+
+class TsvWriter:
+    """Rows written as they come (streaming), in the same format as `write_tsv_atomic`."""
+
+    def __init__(self, handle: TextIO, columns: list[str], comments: list[str] | None = None):
+        self._handle = handle
+        self._columns = columns
+        for c in comments or []:
+            handle.write(f"## {c}\n")
+        handle.write("\t".join(columns) + "\n")
+
+    def write(self, row: dict[str, object]) -> None:
+        self._handle.write("\t".join([_cell(row.get(c)) for c in self._columns]) + "\n")
+
+
+_BREAKS = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 
 
 def _cell(value: object) -> str:
     if value is None:
         return ""
-    if isinstance(value, bool):
+    kind = type(value)
+    if kind is str:
+        # Tabs and newlines inside a value would break the table for every reader.
+        if "\t" in value or "\n" in value or "\r" in value:  # type: ignore[operator]
+            return value.translate(_BREAKS)  # type: ignore[union-attr]
+        return value  # type: ignore[return-value]
+    if kind is bool:
         return "true" if value else "false"
-    if isinstance(value, float):
+    if kind is float:
         return f"{value:.4g}"
-    text = str(value)
-    # Tabs and newlines inside a value would break the table for every reader.
-    return text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+    return str(value)
 
 
 def read_tsv(path: str | os.PathLike[str]) -> list[dict[str, str]]:

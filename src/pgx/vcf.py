@@ -309,14 +309,16 @@ def iter_variants(
     filters: Filters = Filters(),
     reference_fasta: str | None = None,
     stats: ReadStats | None = None,
+    reader: VCF | None = None,
 ) -> Iterator[tuple[Any, list[Variant]]]:
     """Stream records; for each, the variants (one per usable ALT) that pass the filters.
 
     Records whose every allele is removed still come through (with an empty list) so a writer
-    can keep them; the reasons are counted in `stats`.
+    can keep them; the reasons are counted in `stats`. `reader` is an already open VCF of
+    `path` (a writer that adds header lines passes its own).
     """
     stats = stats if stats is not None else ReadStats()
-    vcf = open_vcf(path)
+    vcf = reader if reader is not None else open_vcf(path)
     check_build(vcf, build, path)
     sample = tumor_sample_index(vcf, path, tumor_sample, normal_sample)
     fasta = None
@@ -326,6 +328,7 @@ def iter_variants(
         fasta = pysam.FastaFile(reference_fasta)
         stats.left_aligned = True
     seen: set[str] = set()
+    here: tuple[str, int] = ("", -1)
     record_index = 0
     iterator = iter(vcf)
     while True:
@@ -339,6 +342,10 @@ def iter_variants(
             ) from None
         record_index += 1
         stats.records += 1
+        if (record.CHROM, record.POS) != here:
+            # Duplicates sit together in a sorted VCF: remember only this position's alleles.
+            here = (record.CHROM, record.POS)
+            seen.clear()
         variants: list[Variant] = []
         filter_value = record.FILTER or "PASS"
         if not record.ALT:

@@ -1,0 +1,56 @@
+"""Annotate throughput and memory on a generated VCF, as ratios to baselines run in the same
+benchmark: plain cyvcf2 iteration and `bcftools view` of the same file.
+
+    python bench/annotate.py [records]        # default 1,000,000
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+from common import OUT, measured, save
+from make_vcf import make
+
+CYVCF2_LOOP = """
+import sys
+from cyvcf2 import VCF
+n = 0
+for v in VCF(sys.argv[1]):
+    n += 1
+print(n)
+"""
+
+
+def annotate(vcf: str, tag: str) -> dict[str, float]:
+    return measured([sys.executable, "-m", "pgx.cli", "annotate", "--vcf", vcf, "--build", "GRCh38",
+                     "--out-vcf", str(OUT / f"annotated-{tag}.vcf.gz"), "--out-tsv", str(OUT / f"variants-{tag}.tsv")])
+
+
+def main() -> None:
+    records = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    OUT.mkdir(parents=True, exist_ok=True)
+    vcf = str(make(OUT / f"synthetic-{records}.vcf.gz", records))
+    small = str(make(OUT / f"synthetic-{records // 5}.vcf.gz", records // 5, seed=11))
+    cyvcf2 = measured([sys.executable, "-c", CYVCF2_LOOP, vcf])
+    bcftools = shutil.which("bcftools")
+    view = measured([bcftools, "view", "-Ou", "-o", "/dev/null", vcf]) if bcftools else None
+    ours = annotate(vcf, "large")
+    ours_small = annotate(small, "small")
+    result = {
+        "records": records,
+        "pgx_annotate_s": ours["elapsed_s"], "pgx_records_per_s": round(records / ours["elapsed_s"]),
+        "pgx_peak_rss_mb": ours["peak_rss_mb"],
+        "cyvcf2_loop_s": cyvcf2["elapsed_s"], "cyvcf2_records_per_s": round(records / cyvcf2["elapsed_s"]),
+        "ratio_to_cyvcf2": round(cyvcf2["elapsed_s"] / ours["elapsed_s"], 3),
+        "memory": {f"{records // 5}_records_mb": ours_small["peak_rss_mb"], f"{records}_records_mb": ours["peak_rss_mb"]},
+        "command": f"python bench/annotate.py {records}",
+    }
+    if view:
+        result |= {"bcftools_view_s": view["elapsed_s"], "bcftools_records_per_s": round(records / view["elapsed_s"]),
+                   "ratio_to_bcftools_view": round(view["elapsed_s"] / ours["elapsed_s"], 3)}
+    save("annotate", result)
+
+
+if __name__ == "__main__":
+    main()
