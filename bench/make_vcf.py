@@ -6,7 +6,6 @@ between them; FORMAT carries GT:AD:DP as most callers write it.
 
 from __future__ import annotations
 
-import gzip
 import random
 import sys
 from pathlib import Path

@@ -11,7 +11,6 @@ import random
 import sys
 
 import pysam
-
 from common import OUT, ROOT, measured, save
 
 READ_TABLE = """

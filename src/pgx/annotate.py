@@ -595,7 +595,7 @@ def annotate_vcf(
         builtin = BuiltinAnnotator(index, fasta)
     preferred = load_preferred_transcripts(resources / "kb/civic/variants.tsv")
     label = Manifest.load(resources).label
-    undeclared: dict[str, set[str]] = {"FILTER": set(), "INFO": set()}
+    undeclared: dict[str, set[str]] = {"FILTER": set(), "INFO": set(), "FORMAT": set(), "contig": set()}
     comments = [f"pgx {__version__}", f"knowledge base: {label}",
                 f"input: {Path(vcf_path).name}", f"build: {build}"]
     with atomic_path(out_vcf, suffix=".vcf.gz") as tmp_vcf, atomic_path(out_vcf + ".tbi") as tmp_tbi, \
@@ -610,14 +610,15 @@ def annotate_vcf(
                         stats=stats, builtin=builtin, preferred=preferred, kb_label=label,
                         undeclared=undeclared, table=TsvWriter(handle, VARIANT_COLUMNS, comments))
                 break
-            except _UndeclaredTags as missing:
+            except _UndeclaredTags as exc:
                 # Tags used but not declared: declare them and write again from the start.
-                undeclared["FILTER"] |= missing.filters
-                undeclared["INFO"] |= missing.info
+                for kind, tags in exc.missing.items():
+                    undeclared[kind] |= tags
         try:
             pysam.tabix_index(str(tmp_vcf), preset="vcf", force=True, keep_original=True)
-        except Exception as exc:
-            raise PgxInputError(vcf_path, f"cannot index the annotated VCF ({exc}); is the input sorted?") from None
+        except Exception:
+            raise PgxInputError(vcf_path, "records are not grouped by contig and sorted by position, so "
+                                "the output cannot be indexed; sort the input first (bcftools sort)") from None
         Path(str(tmp_vcf) + ".tbi").replace(tmp_tbi)
     notes = [] if stats.left_aligned else ["indels were trimmed but not left-aligned (no reference FASTA configured)"]
     notes += [f"{kind} {tag} used but not declared in the input header; declared in the output"
@@ -637,9 +638,9 @@ def annotate_vcf(
 
 
 class _UndeclaredTags(Exception):
-    def __init__(self, filters: set[str], info: set[str]) -> None:
+    def __init__(self, missing: dict[str, set[str]]) -> None:
         super().__init__("undeclared tags")
-        self.filters, self.info = filters, info
+        self.missing = missing
 
 
 def _write_annotated(
@@ -667,10 +668,17 @@ def _write_annotated(
     for tag in sorted(undeclared["INFO"]):
         reader.add_info_to_header({"ID": tag, "Number": ".", "Type": "String",
                                    "Description": "Not declared in the input header"})
+    for tag in sorted(undeclared["FORMAT"]):
+        reader.add_format_to_header({"ID": tag, "Number": "1" if tag == "GT" else ".", "Type": "String",
+                                     "Description": "Not declared in the input header"})
+    for contig in sorted(undeclared["contig"]):
+        reader.add_to_header(f"##contig=<ID={contig}>")
     reader.add_to_header(f"##pgx_version={__version__}")
     reader.add_to_header(f"##pgx_knowledge_base={kb_label}")
     declared_filters = set(re.findall(r"##FILTER=<ID=([^,>]+)", header)) | undeclared["FILTER"] | {"PASS"}
     declared_info = set(re.findall(r"##INFO=<ID=([^,>]+)", header)) | undeclared["INFO"]
+    declared_format = set(re.findall(r"##FORMAT=<ID=([^,>]+)", header)) | undeclared["FORMAT"]
+    declared_contigs = set(re.findall(r"##contig=<ID=([^,>]+)", header)) | undeclared["contig"]
     csq = CsqParser(header)
     sources: dict[str, int] = {}
     writer = Writer(out_path, reader, mode="wz")
@@ -712,10 +720,14 @@ def _write_annotated(
             try:
                 writer.write_record(original)
             except Exception:
-                missing_filters = set((original.FILTER or "PASS").split(";")) - declared_filters
-                missing_info = {k for k, _ in original.INFO} - declared_info - {t for t, _, _ in INFO_FIELDS}
-                if missing_filters or missing_info:
-                    raise _UndeclaredTags(missing_filters, missing_info) from None
+                missing = {
+                    "FILTER": set((original.FILTER or "PASS").split(";")) - declared_filters,
+                    "INFO": {k for k, _ in original.INFO} - declared_info - {t for t, _, _ in INFO_FIELDS},
+                    "FORMAT": set(original.FORMAT or []) - declared_format,
+                    "contig": {original.CHROM} - declared_contigs,
+                }
+                if any(missing.values()):
+                    raise _UndeclaredTags(missing) from None
                 raise PgxInputError(vcf_path, "record cannot be written back as VCF",
                                     record=f"{original.CHROM}:{original.POS}") from None
     finally:

@@ -61,7 +61,8 @@ def _checked_records(path: str, vcf: object) -> object:
         except StopIteration:
             return
         except Exception as exc:
-            raise PgxInputError(path, f"unreadable record ({exc})", record=f"record {n + 1}") from None
+            line = len(vcf.raw_header.splitlines()) + n + 1  # type: ignore[attr-defined]
+            raise PgxInputError(path, f"unreadable record ({exc})", record=f"line {line}") from None
         n += 1
 
 

@@ -9,6 +9,7 @@ change is unknown, never guessed.
 from __future__ import annotations
 
 import bisect
+import functools
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -182,6 +183,10 @@ class TranscriptIndex:
 
     @classmethod
     def load(cls, directory: str | Path) -> TranscriptIndex:
+        return _load_index(str(Path(directory).resolve()))
+
+    @classmethod
+    def _read(cls, directory: str | Path) -> TranscriptIndex:
         directory = Path(directory)
         transcripts = [_transcript_from_row(r) for r in read_tsv(directory / "transcripts.GRCh38.tsv.gz")]
         codons = {
@@ -189,6 +194,12 @@ class TranscriptIndex:
             for r in read_tsv(directory / "codons.GRCh38.tsv")
         }
         return cls(transcripts, codons)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_index(directory: str) -> TranscriptIndex:
+    """Loaded once per process: the index is read-only and takes ~0.4 s to build."""
+    return TranscriptIndex._read(directory)
 
 
 def _transcript_from_row(row: dict[str, Any]) -> Transcript:

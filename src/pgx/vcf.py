@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ _BUILD_CONTIG_LENGTHS: dict[str, dict[str, int]] = {
 }
 
 NUCLEOTIDES = frozenset("ACGTN")
+_CONTIG_LINE = re.compile(r"^##contig=<ID=([^,>]+),(?:.*?,)?length=(\d+)", re.M)
 
 
 def bare_contig(name: str) -> str:
@@ -113,16 +115,15 @@ def check_build(vcf: VCF, build: str, path: str) -> None:
     """The sample sheet's build must agree with the contig lengths in the header, if any."""
     if build not in BUILDS:
         raise PgxInputError(path, f"unknown genome build {build!r} (expected GRCh37 or GRCh38)")
-    try:
-        names = list(vcf.seqnames)
-        lengths = list(vcf.seqlens)
-    except Exception:  # no ##contig lines: nothing to check against
-        return
+    # From the header text: cyvcf2's seqnames would look for an index and complain without one.
+    contigs = _CONTIG_LINE.findall(vcf.raw_header)
+    names = [name for name, _ in contigs]
+    lengths = [int(length) for _, length in contigs]
     expected = _BUILD_CONTIG_LENGTHS[build]
     other = "GRCh37" if build == "GRCh38" else "GRCh38"
     for name, length in zip(names, lengths, strict=False):
         short = bare_contig(name)
-        if short in expected and length not in (0, expected[short]):
+        if short in expected and length > 0 and length != expected[short]:
             if length == _BUILD_CONTIG_LENGTHS[other][short]:
                 raise PgxInputError(
                     path,
@@ -156,8 +157,9 @@ def tumor_sample_index(
             name = line.split("=", 1)[1].strip()
             if name in samples:
                 return samples.index(name)
-    if "TUMOR" in samples:
-        return samples.index("TUMOR")
+    named = [i for i, s in enumerate(samples) if "tumor" in s.lower() or "tumour" in s.lower()]
+    if len(named) == 1:
+        return named[0]
     if normal_sample and normal_sample in samples and len(samples) == 2:
         return 1 - samples.index(normal_sample)
     if len(samples) == 1:
@@ -337,9 +339,8 @@ def iter_variants(
         except StopIteration:
             break
         except Exception as exc:
-            raise PgxInputError(
-                path, f"unreadable record ({_short(exc)})", record=f"record {record_index + 1}"
-            ) from None
+            line = len(vcf.raw_header.splitlines()) + record_index + 1
+            raise PgxInputError(path, f"unreadable record ({_short(exc)})", record=f"line {line}") from None
         record_index += 1
         stats.records += 1
         if (record.CHROM, record.POS) != here:
