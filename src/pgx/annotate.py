@@ -511,6 +511,27 @@ def _fasta_name(fasta: Any, chrom: str) -> str | None:
     return None
 
 
+class LiftedAnnotator:
+    """The built-in annotator for GRCh37 variants: lift to GRCh38, annotate, keep the note."""
+
+    def __init__(self, annotator: BuiltinAnnotator, lift: Any):
+        self.annotator = annotator
+        self.lift = lift
+
+    def annotate(self, variant: Variant) -> Annotation:
+        end = variant.pos + len(variant.ref) - 1
+        hit = self.lift.lift_interval(variant.chrom, variant.pos, end)
+        if hit is None:
+            return Annotation(None, None, None, "unknown", None, None, None, None, None, "none",
+                              "not annotated: position does not lift to GRCh38 through one chain block")
+        chrom, start, _ = hit
+        lifted = Variant(chrom, start, variant.ref, variant.alt, variant.record_index, variant.alt_index,
+                         variant.filter, variant.depth, variant.vaf, variant.depth_source, variant.genotype)
+        annotation = self.annotator.annotate(lifted)
+        note = f"annotated on GRCh38 at {chrom}:{start} via liftover"
+        return _with_note(annotation, f"{annotation.note}; {note}" if annotation.note else note)
+
+
 def load_preferred_transcripts(path: str | Path) -> dict[str, set[str]]:
     """Knowledge-base transcripts per gene (unversioned ENST), from the KB's variant table."""
     from pgx.outputs import read_tsv
@@ -587,12 +608,18 @@ def annotate_vcf(
     from pgx.vcf import Filters, ReadStats
 
     filters = filters or Filters()
-    index: TranscriptIndex | None = None
-    builtin: BuiltinAnnotator | None = None
+    builtin: BuiltinAnnotator | LiftedAnnotator | None = None
     fasta = pysam.FastaFile(reference_fasta) if reference_fasta else None
+    index = TranscriptIndex.load(resources / "annotation")
     if build == "GRCh38":
-        index = TranscriptIndex.load(resources / "annotation")
         builtin = BuiltinAnnotator(index, fasta)
+    else:
+        from pgx.liftover import LiftOver
+
+        # GRCh37 input is annotated on GRCh38 models through liftover, and reported in its own
+        # coordinates. No FASTA is used: a GRCh37 FASTA would not fit the lifted positions.
+        builtin = LiftedAnnotator(BuiltinAnnotator(index, None),
+                                  LiftOver.load(resources / "liftover/GRCh37_to_GRCh38.tsv.gz"))
     preferred = load_preferred_transcripts(resources / "kb/civic/variants.tsv")
     label = Manifest.load(resources).label
     undeclared: dict[str, set[str]] = {"FILTER": set(), "INFO": set(), "FORMAT": set(), "contig": set()}
@@ -646,7 +673,7 @@ class _UndeclaredTags(Exception):
 def _write_annotated(
     vcf_path: str, out_path: str, *, build: str, tumor_sample: str | None,
     normal_sample: str | None, filters: Any, reference_fasta: str | None, stats: Any,
-    builtin: BuiltinAnnotator | None, preferred: dict[str, set[str]], kb_label: str,
+    builtin: BuiltinAnnotator | LiftedAnnotator | None, preferred: dict[str, set[str]], kb_label: str,
     undeclared: dict[str, set[str]], table: Any,
 ) -> dict[str, int]:
     """One streaming pass: every input record is written, with PGX_* INFO per ALT allele."""

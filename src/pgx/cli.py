@@ -93,7 +93,7 @@ def cmd_match(args: argparse.Namespace) -> None:
             annotate_vcf(args.vcf, build=args.build, out_vcf=f"{tmp}/a.vcf.gz",
                          out_tsv=f"{tmp}/v.tsv", resources=resources)
             variants = read_tsv(f"{tmp}/v.tsv")
-    alterations = alterations_from_variants(variants, args.build, kb.hotspot_codons)
+    alterations = alterations_from_variants(variants, args.build, kb.hotspot_codons, kb.inactivated_genes)
     alterations += alterations_from_cna(args.cna or "")
     alterations += alterations_from_fusions(args.fusions or "")
     rows = match(alterations, kb, ontology, tumor, origin=args.origin)

@@ -51,6 +51,7 @@ class Alteration:
     protein_change: str = ""
     exon: int | None = None
     is_hotspot_codon: bool = False
+    in_inactivated_gene: bool = False  # the KB curates loss of this gene as a cancer event
     genomic_key: str = ""
     rsid: str = ""
     copy_number: str = ""
@@ -65,6 +66,7 @@ class KnowledgeBase:
     evidence_by_profile: dict[int, list[dict[str, str]]]
     hotspot_codons: frozenset[tuple[str, int]]
     version: str
+    inactivated_genes: frozenset[str] = frozenset()
     grch37_keys: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
@@ -87,8 +89,11 @@ class KnowledgeBase:
             (r["gene"], int(r["codon"])) for r in load_table(resources, "annotation/codons.GRCh38.tsv")
         )
         manifest = Manifest.load(resources)
+        inactivated = frozenset(
+            r["gene"] for r in variants.values()
+            if r["consequence_class"] in ("loss_of_function", "frameshift", "deletion") or r["kind"] == "frameshift")
         return cls(variants, by_gene, load_table(resources, "kb/civic/profiles.tsv"), evidence,
-                   codons, manifest.label, grch37)
+                   codons, manifest.label, inactivated, grch37)
 
 
 def anchorless_key(chrom: str, pos: int, ref: str, alt: str) -> str:
@@ -100,7 +105,8 @@ def anchorless_key(chrom: str, pos: int, ref: str, alt: str) -> str:
 
 
 def alterations_from_variants(rows: Iterable[dict[str, str]], build: str,
-                              hotspots: frozenset[tuple[str, int]]) -> list[Alteration]:
+                              hotspots: frozenset[tuple[str, int]],
+                              inactivated_genes: frozenset[str] = frozenset()) -> list[Alteration]:
     out = []
     for r in rows:
         codon = int(r["codon"]) if r.get("codon") else None
@@ -122,8 +128,8 @@ def alterations_from_variants(rows: Iterable[dict[str, str]], build: str,
             protein_change=r.get("protein_change", ""),
             exon=int(r["exon"]) if r.get("exon") else None,
             is_hotspot_codon=(gene, codon) in hotspots if codon else False,
-            genomic_key=anchorless_key(r["chrom"], int(r["pos"]), r["ref"], r["alt"])
-            if build == "GRCh37" else "",
+            in_inactivated_gene=gene in inactivated_genes,
+            genomic_key=f"{build}:" + anchorless_key(r["chrom"], int(r["pos"]), r["ref"], r["alt"]),
             rsid=(r.get("id") or "").lower(),
         ))
     return out
@@ -185,7 +191,10 @@ def satisfies(alt: Alteration, spec: dict[str, str]) -> str | None:
     if alt.gene != spec["gene"]:
         return None
     if alt.genomic_key and spec["grch37_start"]:
-        if alt.genomic_key == f"{spec['grch37_chrom']}:{spec['grch37_start']}:{spec['grch37_ref']}:{spec['grch37_alt']}":
+        build, _, key = alt.genomic_key.partition(":")
+        chrom, start = (spec["grch37_chrom"], spec["grch37_start"]) if build == "GRCh37" else (
+            spec["grch38_chrom"], spec["grch38_start"])
+        if start and key == f"{chrom}:{start}:{spec['grch37_ref']}:{spec['grch37_alt']}":
             return "exact_genomic"
     if kind == "rsid":
         return "exact_genomic" if alt.rsid and alt.rsid == spec["rsid"] else None
@@ -224,9 +233,10 @@ def satisfies(alt: Alteration, spec: dict[str, str]) -> str | None:
         if cls == "frameshift" and "frameshift_variant" in consequences:
             return "gene"
         # Gene-level "Mutation" evidence would flood the report with passengers: only a
-        # hotspot codon or a loss-of-function change reaches it.
+        # hotspot codon, or a loss-of-function change in a gene whose loss the knowledge base
+        # curates as a cancer event (a frameshift in an oncogene is not its activation).
         if cls == "any_mutation" and consequences & PROTEIN_ALTERING:
-            if alt.is_hotspot_codon or consequences & LOSS_OF_FUNCTION:
+            if alt.is_hotspot_codon or (consequences & LOSS_OF_FUNCTION and alt.in_inactivated_gene):
                 return "gene"
         return None
     return None

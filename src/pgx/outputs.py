@@ -23,6 +23,9 @@ def atomic_path(final: str | os.PathLike[str], suffix: str = "") -> Iterator[Pat
     )
     os.close(fd)
     tmp_path = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp_path.chmod(0o666 & ~umask)  # mkstemp makes 0600; outputs are for the whole team
     try:
         yield tmp_path
         os.replace(tmp_path, final_path)

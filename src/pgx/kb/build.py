@@ -24,6 +24,7 @@ def build(shared_data: Path, out: Path, civic_release: Path | None = None) -> di
     civic_dir = civic_release or shared_data / CIVIC_RELEASE
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".kb-build-", dir=out.parent))
+    staging.chmod(0o755)
     try:
         manifest = _build_into(shared_data, civic_dir, staging)
         _swap(staging, out)
@@ -51,16 +52,21 @@ def _build_into(shared: Path, civic_dir: Path, out: Path) -> dict[str, Any]:
 
     def put(relative: str, columns: list[str], rows: list[dict[str, object]]) -> None:
         path = out / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
         write_table(path, columns, rows)
         tables.append({"path": relative, "rows": len(rows), "sha256": sha256(path)})
 
+    from pgx.liftover import BLOCK_COLUMNS, LiftOver, blocks_from_chain
+
+    ref = shared / "reference"
+    blocks = blocks_from_chain(ref / "liftover/hg19ToHg38.over.chain.gz")
+    put("liftover/GRCh37_to_GRCh38.tsv.gz", BLOCK_COLUMNS, blocks)
     civic_tables, civic_counts = civic.build_tables(civic_dir)
-    put("kb/civic/variants.tsv", civic.VARIANT_COLUMNS, civic_tables["variants"])
+    lifted, lift_counts = civic.lift_variants(civic_tables["variants"], LiftOver.from_rows(blocks))
+    put("kb/civic/variants.tsv", civic.VARIANT_COLUMNS, lifted)
     put("kb/civic/profiles.tsv", civic.PROFILE_COLUMNS, civic_tables["profiles"])
     put("kb/civic/evidence.tsv", civic.EVIDENCE_COLUMNS, civic_tables["evidence"])
 
-    ref = shared / "reference"
     transcripts = reference.build_transcripts(ref / "transcripts/mane_select_cds_models.GRCh38.tsv.gz")
     put("annotation/transcripts.GRCh38.tsv.gz", TRANSCRIPT_COLUMNS, transcripts)
     codons, codon_counts = reference.build_codons(
@@ -109,19 +115,18 @@ def _build_into(shared: Path, civic_dir: Path, out: Path) -> dict[str, Any]:
             {"name": "cancerhotspots.org via cacao", "version": "v2 (cacao 2020-12)",
              "url": "https://github.com/sigven/cacao", "license": "MIT (cacao); ODbL (cancerhotspots)",
              "used_for": "reference bases of hotspot codons"},
+            {"name": "UCSC hg19ToHg38 chain", "version": "hg19ToHg38.over.chain",
+             "url": "https://hgdownload.soe.ucsc.edu/goldenPath/hg19/liftOver/", "license": "free for all uses (UCSC)",
+             "used_for": "GRCh37 to GRCh38 coordinates (knowledge base and GRCh37 input)"},
             {"name": "OncoTree", "version": "2025-10-03", "url": "https://oncotree.mskcc.org",
              "license": "CC BY 4.0", "used_for": "tumor types"},
             {"name": "OncoTree-DOID maps (UMLS; phenOncoX 0.4.0; PCGR)", "version": "phenOncoX 0.4.0",
              "url": "https://github.com/sigven/phenOncoX", "license": "MIT", "used_for": "tumor type to DOID"},
         ],
-        "counts": {"civic": civic_counts, "codons": codon_counts,
+        "counts": {"civic": civic_counts, "codons": codon_counts, "liftover": lift_counts,
                    "pharmacogenes": {"genes": len(definition_versions), "positions": len(positions),
                                      "alleles": len(alleles), "diplotypes": len(diplotypes),
                                      "recommendations": len(recommendations)}},
-        "not_done": {
-            "liftover": "CIViC GRCh37 coordinates are not yet lifted to GRCh38; GRCh38 input "
-                        "matches by protein change, codon, exon and gene level",
-        },
         "tables": tables,
     }
     write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")

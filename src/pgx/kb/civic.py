@@ -16,7 +16,8 @@ from pgx.errors import PgxInputError
 VARIANT_COLUMNS = [
     "variant_id", "gene", "name", "kind", "ref_aa", "codon", "codon_end", "alt_aa",
     "exon", "consequence_class", "partner_5", "partner_3", "rsid",
-    "grch37_chrom", "grch37_start", "grch37_stop", "grch37_ref", "grch37_alt", "transcript",
+    "grch37_chrom", "grch37_start", "grch37_stop", "grch37_ref", "grch37_alt",
+    "grch38_chrom", "grch38_start", "grch38_stop", "transcript",
 ]
 PROFILE_COLUMNS = ["profile_id", "name", "logic", "expression", "variant_ids"]
 EVIDENCE_COLUMNS = [
@@ -273,3 +274,25 @@ def _count(values: object) -> dict[str, int]:
     for v in values:  # type: ignore[attr-defined]
         out[str(v)] = out.get(str(v), 0) + 1
     return dict(sorted(out.items()))
+
+
+def lift_variants(variants: list[dict[str, object]], lift: object) -> tuple[list[dict[str, object]], dict[str, int]]:
+    """Add GRCh38 coordinates to every variant with GRCh37 ones. Checks: both ends in one
+    chain block on the + strand (length kept; a codon stays 3 bp). What fails keeps no GRCh38
+    coordinates and is counted."""
+    counts = {"with_grch37": 0, "lifted": 0, "dropped": 0}
+    out = []
+    for v in variants:
+        row = dict(v)
+        row.update(grch38_chrom="", grch38_start="", grch38_stop="")
+        if v["grch37_start"]:
+            counts["with_grch37"] += 1
+            start, stop = int(str(v["grch37_start"])), int(str(v["grch37_stop"] or v["grch37_start"]))
+            hit = lift.lift_interval(str(v["grch37_chrom"]), start, max(start, stop))  # type: ignore[attr-defined]
+            if hit is None:
+                counts["dropped"] += 1
+            else:
+                counts["lifted"] += 1
+                row.update(grch38_chrom=hit[0], grch38_start=hit[1], grch38_stop=hit[2])
+        out.append(row)
+    return out, counts
