@@ -14,6 +14,7 @@ include: "workflow/rules/annotate.smk"
 include: "workflow/rules/match.smk"
 include: "workflow/rules/pharmacogenomics.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/kb.smk"
 
 
 # Tiny bookkeeping steps run on the submitting node, not as cluster jobs.

@@ -173,6 +173,20 @@ def cmd_kb_build(args: argparse.Namespace) -> None:
     print(json.dumps(manifest["counts"], indent=1, sort_keys=True))
 
 
+def cmd_kb_update(args: argparse.Namespace) -> None:
+    from pgx.kb.update import update
+
+    checksums = {}
+    for item in args.sha256 or []:
+        name, _, digest = item.partition("=")
+        checksums[name] = digest
+    manifest = update(_resources(args), args.release, base_url=args.base_url, checksums=checksums,
+                      timeout=args.timeout, retries=args.retries, backoff=args.backoff)
+    civic_source = next(s for s in manifest["sources"] if s["name"] == "CIViC")
+    print(f"knowledge base updated to CIViC {civic_source['version']} "
+          f"({manifest['counts']['civic']['evidence_items']} evidence items)")
+
+
 def cmd_kb_verify(args: argparse.Namespace) -> None:
     from pgx.kb import Manifest, verify
 
@@ -274,6 +288,14 @@ def parser() -> argparse.ArgumentParser:
     b = kbsub.add_parser("build", help="build resources/ from the public sources")
     b.add_argument("--shared-data", required=True, help="folder with the raw public data")
     b.set_defaults(func=cmd_kb_build)
+    u = kbsub.add_parser("update", help="fetch a CIViC monthly release and swap it in (network)")
+    u.add_argument("--release", required=True, help="release date, YYYY-MM-DD (CIViC releases monthly)")
+    u.add_argument("--base-url", default="https://civicdb.org/downloads")
+    u.add_argument("--sha256", action="append", metavar="FILE=HEX", help="expected checksum of a release file")
+    u.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    u.add_argument("--retries", type=int, default=3)
+    u.add_argument("--backoff", type=float, default=1.0, help="first retry delay in seconds, doubling")
+    u.set_defaults(func=cmd_kb_update)
     v = kbsub.add_parser("verify", help="check the tables against the manifest")
     v.set_defaults(func=cmd_kb_verify)
     return p

@@ -1,0 +1,151 @@
+"""`pgx kb update` against a local HTTP server serving recorded CIViC release payloads:
+good, truncated, corrupt, slow, 500 and checksum-mismatch answers. Only the network is faked."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import RESOURCES, SHARED, needs_shared
+
+from pgx.errors import PgxInputError
+from pgx.kb import Manifest, verify
+from pgx.kb.update import release_file_names, update
+
+RELEASE = "2024-09-01"
+SOURCE = SHARED / "somatic/civic/2024-08-01"
+
+
+def recorded_release() -> dict[str, bytes]:
+    """The 2024-08-01 files served as if they were a later release: header plus a slice."""
+    payloads = {}
+    for kind, name in release_file_names(RELEASE).items():
+        lines = next(SOURCE.glob(f"*-{kind}Summaries.tsv")).read_bytes().splitlines(keepends=True)
+        payloads[name] = b"".join(lines[: 1 + (len(lines) - 1) // 2])
+    return payloads
+
+
+class Server:
+    def __init__(self, payloads: dict[str, bytes]):
+        self.payloads = payloads
+        self.mode: dict[str, str] = {}
+        self.requests: list[str] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                name = self.path.rsplit("/", 1)[-1]
+                outer.requests.append(name)
+                mode = outer.mode.get(name, outer.mode.get("*", "ok"))
+                body = outer.payloads.get(name)
+                if body is None:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                if mode == "500" or (mode == "500-once" and outer.requests.count(name) == 1):
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                if mode == "slow":
+                    time.sleep(1.5)
+                if mode == "corrupt":
+                    body = b"\x89PNG not a table at all\n" * 20
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2] if mode == "truncated" else body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    instance = Server(recorded_release())
+    yield instance
+    instance.httpd.shutdown()
+    instance.httpd.server_close()
+
+
+@pytest.fixture
+def kb(tmp_path: Path) -> Path:
+    copy = tmp_path / "resources"
+    shutil.copytree(RESOURCES, copy)
+    return copy
+
+
+def fast(kb: Path, server: Server, **kw: object) -> dict:
+    return update(kb, RELEASE, base_url=server.url, timeout=0.5, retries=2, backoff=0.01, **kw)  # type: ignore[arg-type]
+
+
+def snapshot(kb: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(kb)): p.read_bytes() for p in sorted(kb.rglob("*")) if p.is_file()}
+
+
+@needs_shared
+def test_good_update_swaps_in_the_new_release(kb: Path, server: Server) -> None:
+    manifest = fast(kb, server)
+    assert Manifest.load(kb).versions["CIViC"] == RELEASE
+    assert verify(kb) == []
+    assert 0 < manifest["counts"]["civic"]["evidence_items"] < 4375
+    assert not [p for p in kb.parent.iterdir() if p.name.startswith(".kb-")]
+
+
+@needs_shared
+@pytest.mark.parametrize("mode,message", [
+    ("500", "gave up after 3 attempts: HTTP 500"),
+    ("truncated", "truncated body"),
+    ("slow", "no answer within 0.5 s"),
+    ("corrupt", "does not parse as CIViC"),
+])
+def test_failed_update_leaves_the_knowledge_base_intact(kb: Path, server: Server, mode: str, message: str) -> None:
+    before = snapshot(kb)
+    server.mode["*"] = mode
+    with pytest.raises(PgxInputError) as err:
+        fast(kb, server)
+    assert message in str(err.value) and "unchanged" in str(err.value)
+    assert snapshot(kb) == before
+    assert not [p for p in kb.parent.iterdir() if p.name.startswith(".kb-")]
+
+
+@needs_shared
+def test_a_passing_500_is_retried(kb: Path, server: Server) -> None:
+    server.mode["*"] = "500-once"
+    fast(kb, server)
+    assert Manifest.load(kb).versions["CIViC"] == RELEASE
+    assert len(server.requests) == 2 * len(release_file_names(RELEASE))
+
+
+@needs_shared
+def test_checksum_mismatch_stops_the_update(kb: Path, server: Server) -> None:
+    before = snapshot(kb)
+    name = release_file_names(RELEASE)["Variant"]
+    good = hashlib.sha256(server.payloads[name]).hexdigest()
+    fast(kb, server, checksums={name: good})  # the right checksum passes
+    assert Manifest.load(kb).versions["CIViC"] == RELEASE
+    before = snapshot(kb)
+    with pytest.raises(PgxInputError, match="checksum mismatch"):
+        fast(kb, server, checksums={name: "0" * 64})
+    assert snapshot(kb) == before
+
+
+def test_missing_release_is_a_clear_error(kb: Path) -> None:
+    server = Server({})
+    try:
+        with pytest.raises(PgxInputError, match="HTTP 404.*unchanged"):
+            update(kb, RELEASE, base_url=server.url, timeout=0.5, retries=0)
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+    assert json.loads((kb / "manifest.json").read_text())["sources"][0]["version"] == "2024-08-01"
