@@ -131,8 +131,10 @@ def colorectal() -> None:
     write(OUT / "CRC-01.tumor.vcf", header(extra, ["CRC-01-T"]) + body)
 
 
-def germline(patient: str, carried: dict[tuple[str, int], tuple[str, str]]) -> None:
-    """carried: (chrom, pos) → (ALT, GT) for the positions where the patient is not 0/0."""
+def germline(patient: str, carried: dict[tuple[str, int], tuple[str, str]],
+             others: tuple[tuple[str, int, str, str, str, str], ...] = ()) -> None:
+    """carried: (chrom, pos) → (ALT, GT) for the positions where the patient is not 0/0;
+    others: further germline records (chrom, pos, id, ref, alt, gt) outside pharmacogenes."""
     with open(ROOT / "resources/pgx/positions.tsv", encoding="utf-8") as handle:
         positions = list(csv.DictReader(handle, delimiter="\t"))
     extra = ['##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">']
@@ -144,9 +146,8 @@ def germline(patient: str, carried: dict[tuple[str, int], tuple[str, str]]) -> N
             continue
         seen.add(key)
         alt, gt = carried.get(key, (".", "0/0"))
-        if p["chrom"] == "chrX" and gt == "0/0":
-            gt = "0/0"
         records.append((key[0], key[1], p["rsid"] or ".", p["ref"], alt, gt))
+    records += list(others)
     missing = set(carried) - seen
     assert not missing, f"carried positions not in the definitions: {missing}"
     records.sort(key=lambda r: (ORDER[r[0]], r[1]))
@@ -173,7 +174,9 @@ def main() -> None:
     lung()
     colorectal()
     # CYP2C19*2 heterozygous: every position where *2 differs from the reference *38.
-    germline("MEL-01", {key: (base, "0/1") for key, base in haplotype("CYP2C19", "*2").items()})
+    # BRCA2 c.5946del (6174delT, rs80359550), a pathogenic founder variant, heterozygous.
+    germline("MEL-01", {key: (base, "0/1") for key, base in haplotype("CYP2C19", "*2").items()},
+             others=(("chr13", 32340300, "rs80359550", "GT", "G", "0/1"),))
     # TPMT*3A = *3B (rs1800460) + *3C (rs1142345), both heterozygous, unphased.
     germline("LUNG-01", {("chr6", 18130687): ("C", "0/1"), ("chr6", 18138997): ("T", "0/1")})
     # DPYD c.1905+1G>A (*2A, rs3918290) heterozygous; UGT1A1*28 (rs3064744, TA7>TA8) heterozygous.

@@ -11,7 +11,7 @@ run_step(s, ["--resources", s.params.resources, "report", "--patient", s.params.
              "--tumor-type", s.params.tumor_type, "--build", s.params.build,
              *optional("--tumor-vcf", s.params.tumor_vcf),
              *optional("--germline-vcf", s.params.germline_vcf),
-             *[arg for name in ("variants", "matches", "pharmacogenes", "guidance", "qc")
-               for arg in optional(f"--{name}", s.input.get(name, ""))],
+             *[arg for name in ("variants", "matches", "pharmacogenes", "guidance", "qc", "germline_matches")
+               for arg in optional(f"--{name.replace('_', '-')}", s.input.get(name, ""))],
              "--settings", json.dumps(s.params.settings, sort_keys=True),
              "--matches-out", s.output.matches, "--json-out", s.output.json, "--html-out", s.output.html])

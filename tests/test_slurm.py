@@ -37,7 +37,7 @@ def test_demo_runs_through_slurm_and_matches_the_local_run(cluster, demo_run: Pa
          "--executor", "slurm", "--jobs", "6", "--slurm-no-account", "--slurm-status-command", "squeue",
          "--slurm-init-seconds-before-status-checks", "2", "--default-resources", "slurm_partition=debug",
          "--latency-wait", "5", "--seconds-between-status-checks", "2",
-         "--groups", "annotate=patient", "match=patient", "pharmacogenomics=patient", "report=patient"],
+         "--groups", "annotate=patient", "match=patient", "pharmacogenomics=patient", "germline_findings=patient", "report=patient"],
         capture_output=True, text=True, env=cluster.env, timeout=450, check=False)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]

@@ -129,3 +129,15 @@ def test_tumor_only_and_germline_only_patients(tmp_path: Path) -> None:
     assert g1["therapeutic"]["sensitivity"] == [] and g1["summary"]["pharmacogenes_called"] == 19
     assert "no germline VCF was given" in (tmp_path / "results/T1/report.html").read_text()
     assert not (tmp_path / "results/G1/annotated.vcf.gz").exists()
+
+
+def test_germline_brca2_frameshift_is_a_germline_finding(demo_run: Path) -> None:
+    report = json.loads((demo_run / "MEL-01/report.json").read_text())
+    findings = report["germline_findings"]
+    assert findings and all(m["origin"] == "germline" for m in findings)
+    olaparib = [m for m in findings if m["therapy"] == "Olaparib" and m["gene"] == "BRCA2"]
+    assert olaparib and olaparib[0]["alteration"] == "c.5946del"
+    assert not any(m["gene"] == "BRCA2" for m in report["therapeutic"]["sensitivity"])  # not somatic
+    html = (demo_run / "MEL-01/report.html").read_text()
+    germline_section = html.split('<section id="germline">', 1)[1].split("</section>", 1)[0]
+    assert "Olaparib" in germline_section and "BRCA2" in germline_section

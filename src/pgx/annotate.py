@@ -781,3 +781,46 @@ def _variant_row(variant: Variant, annotation: Annotation, record_id: str | None
         "exon": annotation.exon, "intron": annotation.intron,
         "annotation_source": annotation.source, "annotation_note": annotation.note,
     }
+
+
+def annotate_in_genes(vcf_path: str, *, build: str, resources: Path, genes: set[str],
+                      sample: str | None = None) -> list[dict[str, object]]:
+    """Variant rows (as in variants.tsv) for the variants of `vcf_path` inside `genes` only.
+
+    Streams the whole file but annotates only what falls in those genes' transcripts, so a
+    whole-genome germline VCF costs a read, not an annotation."""
+    from pgx.kb import Manifest  # noqa: F401  (same resources contract as annotate_vcf)
+    from pgx.vcf import Filters, iter_variants, open_vcf
+
+    index = TranscriptIndex.load(resources / "annotation")
+    builtin: BuiltinAnnotator | LiftedAnnotator = BuiltinAnnotator(index, None)
+    lift = None
+    if build == "GRCh37":
+        from pgx.liftover import LiftOver
+
+        lift = LiftOver.load(resources / "liftover/GRCh37_to_GRCh38.tsv.gz")
+        builtin = LiftedAnnotator(BuiltinAnnotator(index, None), lift)
+    regions = [(t.chrom, t.tx_start, t.tx_end) for g in genes if (t := index.by_gene.get(g))]
+    preferred = load_preferred_transcripts(resources / "kb/civic/variants.tsv")
+    reader = open_vcf(vcf_path)
+    csq = CsqParser(reader.raw_header)
+    rows: list[dict[str, object]] = []
+    for record, variants in iter_variants(vcf_path, build=build, tumor_sample=sample,
+                                          filters=Filters(require_pass=True), reader=reader):
+        for variant in variants:
+            chrom, pos = variant.chrom, variant.pos
+            if lift is not None:
+                hit = lift.lift(chrom, pos)
+                if hit is None:
+                    continue
+                chrom, pos = hit
+            chrom = chrom.removeprefix("chr")
+            if not any(c == chrom and start < pos <= end for c, start, end in regions):
+                continue
+            raw_alt = record.ALT[variant.alt_index]
+            annotation = csq.annotate(record, variant, raw_alt, preferred) if csq.present else None
+            if annotation is None:
+                annotation = builtin.annotate(variant)
+            if annotation.gene in genes:
+                rows.append(_variant_row(variant, annotation, record.ID))
+    return rows

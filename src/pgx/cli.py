@@ -103,6 +103,34 @@ def cmd_match(args: argparse.Namespace) -> None:
     print(f"{len(rows)} matches", file=sys.stderr)
 
 
+def cmd_germline(args: argparse.Namespace) -> None:
+    """Germline findings relevant to therapy: variants in genes with germline therapy evidence."""
+    from pgx.annotate import annotate_in_genes
+    from pgx.match import (
+        MATCH_COLUMNS,
+        KnowledgeBase,
+        alterations_from_variants,
+        germline_therapy_genes,
+        match,
+    )
+    from pgx.ontology import Ontology
+    from pgx.outputs import write_tsv_atomic
+
+    resources = _resources(args)
+    ontology = Ontology.load(resources)
+    tumor = ontology.tumor_type(args.tumor_type)
+    kb = KnowledgeBase.load(resources)
+    genes = germline_therapy_genes(kb)
+    rows = annotate_in_genes(args.vcf, build=args.build, resources=resources, genes=genes, sample=args.sample)
+    alterations = alterations_from_variants([{k: "" if v is None else str(v) for k, v in r.items()} for r in rows],
+                                            args.build, kb.hotspot_codons, kb.inactivated_genes)
+    matches = match(alterations, kb, ontology, tumor, origin="germline")
+    write_tsv_atomic(args.out, MATCH_COLUMNS, matches,
+                     [f"pgx {__version__}", f"knowledge base: {kb.version}",
+                      f"germline genes examined: {len(genes)}", f"variants in them: {len(rows)}"])
+    print(f"{len(matches)} germline matches from {len(rows)} variants in {len(genes)} genes", file=sys.stderr)
+
+
 def cmd_diplotypes(args: argparse.Namespace) -> None:
     from pgx.outputs import read_tsv, write_tsv_atomic
     from pgx.pharmacogenes import (
@@ -245,6 +273,14 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--origin", choices=["somatic", "germline"], default="somatic")
     m.add_argument("--out", required=True)
     m.set_defaults(func=cmd_match)
+
+    g = sub.add_parser("germline", help="germline findings relevant to therapy")
+    g.add_argument("--vcf", required=True)
+    g.add_argument("--tumor-type", required=True)
+    g.add_argument("--build", required=True, choices=["GRCh37", "GRCh38"])
+    g.add_argument("--sample", help="sample column (else the only sample)")
+    g.add_argument("--out", required=True)
+    g.set_defaults(func=cmd_germline)
 
     d = sub.add_parser("diplotypes", help="call pharmacogenes from a germline VCF")
     d.add_argument("--vcf", required=True)

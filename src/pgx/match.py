@@ -111,10 +111,15 @@ def alterations_from_variants(rows: Iterable[dict[str, str]], build: str,
     for r in rows:
         codon = int(r["codon"]) if r.get("codon") else None
         gene = r.get("gene") or ""
-        label = r.get("protein_change") or r.get("hgvsc") or r["variant_key"]
+        # A protein change when its residues are known; else the coding change (c.5946del),
+        # which says more than "codon 1982 frameshift".
+        if r.get("ref_aa"):
+            label = r["protein_change"]
+        else:
+            label = r.get("hgvsc") or r.get("protein_change") or r["variant_key"]
         out.append(Alteration(
             gene=gene,
-            label=label if r.get("ref_aa") or not r.get("protein_change") else label,
+            label=label,
             keys=r["variant_key"],
             hgvsp=r.get("hgvsp", ""),
             hgvsc=r.get("hgvsc", ""),
@@ -364,6 +369,8 @@ def match(
         for evidence in kb.evidence_by_profile.get(int(profile["profile_id"]), []):
             if evidence["variant_origin"] not in origins:
                 continue
+            if origin == "germline" and evidence["evidence_type"] != "Predictive":
+                continue  # germline findings relevant to therapy; cancer risk is not reported here
             rows.extend(_rows_for(evidence, profile, worst[0], alts, kb, ontology, tumor, origin))
     return rank(rows)
 
@@ -437,3 +444,15 @@ def rank(rows: list[dict[str, object]]) -> list[dict[str, object]]:
             str(r["therapy"]),
         )
     return sorted(rows, key=key)
+
+
+def germline_therapy_genes(kb: KnowledgeBase) -> set[str]:
+    """Genes with germline-origin evidence about therapy (e.g. BRCA1/2 for PARP inhibitors)."""
+    genes: set[str] = set()
+    for profile in kb.profiles:
+        evidence = kb.evidence_by_profile.get(int(profile["profile_id"]), [])
+        if any(e["variant_origin"] in GERMLINE_ORIGINS and e["evidence_type"] == "Predictive" for e in evidence):
+            for vid in profile["variant_ids"].split(","):
+                if vid:
+                    genes.add(kb.variants[int(vid)]["gene"])
+    return genes

@@ -71,6 +71,7 @@ def report_inputs(wildcards):
     if p.germline_vcf:
         inputs["pharmacogenes"] = f"results/{p.patient}/pharmacogenes.tsv"
         inputs["guidance"] = f"results/{p.patient}/guidance.tsv"
+        inputs["germline_matches"] = f"results/{p.patient}/match/germline_matches.tsv"
     return inputs
 
 

@@ -20,3 +20,27 @@ rule match:
         runtime=30,
     script:
         "../../scripts/match.py"
+
+
+rule germline_findings:
+    input:
+        vcf=germline_vcf,
+        checked="results/{patient}/validated/germline.ok",
+    output:
+        matches="results/{patient}/match/germline_matches.tsv",
+    params:
+        build=lambda w: patient(w).build,
+        tumor_type=lambda w: patient(w).tumor_type,
+        sample=lambda w: patient(w).germline_sample,
+        resources=str(RESOURCES),
+    log:
+        "logs/{patient}/germline_findings.log",
+    benchmark:
+        "benchmarks/{patient}/germline_findings.tsv"
+    conda:
+        ENV
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    script:
+        "../../scripts/germline_findings.py"

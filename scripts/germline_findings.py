@@ -1,0 +1,11 @@
+# Snakemake adapter: germline variants relevant to therapy (e.g. BRCA1/2 for PARP inhibitors).
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parent / "src"))  # noqa: F821
+from pgx.workflow import optional, run_step  # noqa: E402
+
+s = snakemake  # noqa: F821
+run_step(s, ["--resources", s.params.resources, "germline", "--vcf", s.input.vcf,
+             "--tumor-type", s.params.tumor_type, "--build", s.params.build,
+             *optional("--sample", s.params.sample), "--out", s.output.matches])
