@@ -12,7 +12,7 @@ import time
 
 from common import OUT, ROOT, machine
 
-BENCHES = ["pharmacogenes.py", "match.py", "annotate.py", "workflow.py"]
+BENCHES = ["annotation_agreement.py", "pharmacogenes.py", "match.py", "annotate.py", "workflow.py"]
 
 
 def main() -> None:

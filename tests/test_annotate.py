@@ -116,3 +116,20 @@ def test_annotate_refuses_a_vcf_that_already_has_our_tags(tmp_path: Path) -> Non
     with pytest.raises(PgxInputError, match="PGX_GENE already in the header"):
         annotate_vcf(str(vcf), build="GRCh38", out_vcf=str(out), out_tsv=str(tmp_path / "o/v.tsv"), resources=RESOURCES)
     assert not out.exists() and not (tmp_path / "o/v.tsv").exists()
+
+
+def test_builtin_annotator_agrees_with_vep_on_hcc1395() -> None:
+    import sys
+
+    from conftest import ROOT, SHARED
+
+    if not (SHARED / "reference/vcf/pvactools_hcc1395/annotated.expression.vcf.gz").exists():
+        pytest.skip("HCC1395 VEP VCF is absent (shared data)")
+    sys.path.insert(0, str(ROOT / "bench"))
+    from annotation_agreement import measure
+
+    result = measure()
+    agreement = result["agreement_percent"]
+    assert result["variants_compared"] > 1300
+    assert agreement["gene"] >= 98 and agreement["exon"] >= 99 and agreement["hgvsc"] >= 93
+    assert agreement["consequence_where_pgx_decides"] >= 80
