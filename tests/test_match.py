@@ -131,3 +131,28 @@ def test_copy_number_and_fusion_tables(kb, ontology, tmp_path) -> None:
     rows = match(alts, kb, ontology, ontology.tumor_type("LUAD"))
     assert any(r["match_level"] == "fusion" and "Crizotinib" in str(r["therapy"]) and r["on_label"] for r in rows)
     assert any(r["match_level"] == "copy_number" and r["gene"] == "ERBB2" for r in rows)
+
+
+def test_user_knowledge_base_merges_under_its_own_name(tmp_path, ontology, annotator) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from pgx.kb.civic import EVIDENCE_COLUMNS, PROFILE_COLUMNS, VARIANT_COLUMNS
+    from pgx.outputs import write_tsv_atomic
+
+    lab = tmp_path / "lab"
+    write_tsv_atomic(lab / "variants.tsv", VARIANT_COLUMNS, [
+        {"variant_id": 1, "gene": "BRAF", "name": "V600E", "kind": "protein", "ref_aa": "V", "codon": 600,
+         "codon_end": 600, "alt_aa": "E"}])
+    write_tsv_atomic(lab / "profiles.tsv", PROFILE_COLUMNS, [
+        {"profile_id": 1, "name": "BRAF V600E", "logic": "single", "expression": "v1", "variant_ids": "1"}])
+    write_tsv_atomic(lab / "evidence.tsv", EVIDENCE_COLUMNS, [
+        {"evidence_id": "LAB-7", "profile_id": 1, "evidence_type": "Predictive", "evidence_direction": "Supports",
+         "significance": "Sensitivity/Response", "evidence_level": "B", "disease": "Melanoma", "doid": "DOID:1909",
+         "therapies": "Labinib", "variant_origin": "Somatic", "citation_id": "12345", "source_type": "PubMed"}])
+    (lab / "source.json").write_text(json.dumps({"name": "LabKB", "version": "2026.1", "license": "internal"}))
+    kb = KnowledgeBase.load(RESOURCES, [lab])
+    rows = match(alterations(annotator, kb, BRAF_V600E), kb, ontology, ontology.tumor_type("SKCM"))
+    lab_rows = [r for r in rows if r["source"] == "LabKB"]
+    assert [(r["source_id"], r["therapy"], r["level"], r["on_label"]) for r in lab_rows] == [("LAB-7", "Labinib", "B", True)]
+    assert any(r["source"] == "CIViC" for r in rows)  # CIViC evidence still there
+    assert "LabKB 2026.1" in str(lab_rows[0]["kb_version"])

@@ -82,7 +82,7 @@ def cmd_match(args: argparse.Namespace) -> None:
     resources = _resources(args)
     ontology = Ontology.load(resources)
     tumor = ontology.tumor_type(args.tumor_type)
-    kb = KnowledgeBase.load(resources)
+    kb = KnowledgeBase.load(resources, [Path(p) for p in args.extra_kb or []])
     variants: list[dict[str, str]] = []
     if args.variants:
         variants = read_tsv(args.variants)
@@ -271,6 +271,8 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--cna", help="TSV with columns gene, call")
     m.add_argument("--fusions", help="TSV with columns gene_5, gene_3")
     m.add_argument("--origin", choices=["somatic", "germline"], default="somatic")
+    m.add_argument("--extra-kb", action="append", metavar="DIR",
+                   help="a user knowledge base (variants.tsv, profiles.tsv, evidence.tsv, source.json)")
     m.add_argument("--out", required=True)
     m.set_defaults(func=cmd_match)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pgx.annotate import LOSS_OF_FUNCTION, PROTEIN_ALTERING
@@ -67,33 +67,90 @@ class KnowledgeBase:
     hotspot_codons: frozenset[tuple[str, int]]
     version: str
     inactivated_genes: frozenset[str] = frozenset()
-    grch37_keys: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, resources: Path) -> KnowledgeBase:
-        variants = {int(r["variant_id"]): r for r in load_table(resources, "kb/civic/variants.tsv")}
+    def load(cls, resources: Path, extra: list[Path] | tuple[Path, ...] = ()) -> KnowledgeBase:
+        """The bundled CIViC tables, plus any user knowledge bases in the same table format
+        (a folder with variants.tsv, profiles.tsv, evidence.tsv and source.json)."""
+        manifest = Manifest.load(resources)
+        tables = [("CIViC", 0, load_table(resources, "kb/civic/variants.tsv"),
+                   load_table(resources, "kb/civic/profiles.tsv"), load_table(resources, "kb/civic/evidence.tsv"))]
+        label = manifest.label
+        for k, folder in enumerate(extra, start=1):
+            source = _user_source(folder)
+            label += f"; {source['name']} {source['version']} (user knowledge base, {source['license']})"
+            tables.append((source["name"], k * _ID_OFFSET, *_user_tables(folder)))
+        variants: dict[int, dict[str, str]] = {}
+        profiles: list[dict[str, str]] = []
+        evidence: dict[int, list[dict[str, str]]] = {}
+        for name, offset, variant_rows, profile_rows, evidence_rows in tables:
+            for r in variant_rows:
+                variants[int(r["variant_id"]) + offset] = r
+            for r in profile_rows:
+                profiles.append({**r, "profile_id": str(int(r["profile_id"]) + offset),
+                                 "variant_ids": ",".join(str(int(v) + offset) for v in r["variant_ids"].split(",") if v),
+                                 "expression": _shift_ids(r["expression"], offset)})
+            for e in evidence_rows:
+                evidence.setdefault(int(e["profile_id"]) + offset, []).append({**e, "_source": name})
         by_gene: dict[str, list[int]] = {}
-        grch37: dict[str, list[int]] = {}
         for vid, r in variants.items():
             by_gene.setdefault(r["gene"], []).append(vid)
-            if r["grch37_start"]:
-                key = f"{r['grch37_chrom']}:{r['grch37_start']}:{r['grch37_ref']}:{r['grch37_alt']}"
-                grch37.setdefault(key, []).append(vid)
             partner = r["partner_5"]
             if partner and partner != r["gene"]:
                 by_gene.setdefault(partner, []).append(vid)
-        evidence: dict[int, list[dict[str, str]]] = {}
-        for e in load_table(resources, "kb/civic/evidence.tsv"):
-            evidence.setdefault(int(e["profile_id"]), []).append(e)
         codons = frozenset(
             (r["gene"], int(r["codon"])) for r in load_table(resources, "annotation/codons.GRCh38.tsv")
         )
-        manifest = Manifest.load(resources)
         inactivated = frozenset(
             r["gene"] for r in variants.values()
             if r["consequence_class"] in ("loss_of_function", "frameshift", "deletion") or r["kind"] == "frameshift")
-        return cls(variants, by_gene, load_table(resources, "kb/civic/profiles.tsv"), evidence,
-                   codons, manifest.label, inactivated, grch37)
+        return cls(variants, by_gene, profiles, evidence, codons, label, inactivated)
+
+
+def _shift_ids(expression: str, offset: int) -> str:
+    return re.sub(r"v(\d+)", lambda m: f"v{int(m[1]) + offset}", expression)
+
+
+_ID_OFFSET = 10_000_000  # keeps each user knowledge base's ids apart from CIViC's
+
+
+def _user_source(folder: Path) -> dict[str, str]:
+    import json
+
+    path = folder / "source.json"
+    if not path.exists():
+        raise PgxInputError(str(path), "a user knowledge base needs source.json (name, version, license)")
+    source = json.loads(path.read_text())
+    missing = [k for k in ("name", "version", "license") if not source.get(k)]
+    if missing:
+        raise PgxInputError(str(path), f"missing {', '.join(missing)}")
+    if source["name"] == "CIViC":
+        raise PgxInputError(str(path), "name 'CIViC' is taken by the bundled knowledge base")
+    return {k: str(v) for k, v in source.items()}
+
+
+def _user_tables(folder: Path) -> tuple[list[dict[str, str]], list[dict[str, str]], list[dict[str, str]]]:
+    from pgx.kb.civic import EVIDENCE_COLUMNS, PROFILE_COLUMNS, VARIANT_COLUMNS
+
+    out = []
+    for name, columns in (("variants", VARIANT_COLUMNS), ("profiles", PROFILE_COLUMNS), ("evidence", EVIDENCE_COLUMNS)):
+        path = folder / f"{name}.tsv"
+        if not path.exists():
+            raise PgxInputError(str(path), "file of the user knowledge base does not exist")
+        rows = read_tsv(path)
+        absent = [c for c in columns if rows and c not in rows[0] and c not in _OPTIONAL_USER_COLUMNS]
+        if absent:
+            raise PgxInputError(str(path), f"missing column(s) {', '.join(absent)}", record="header")
+        out.append([{c: r.get(c, "") or "" for c in [*columns, "url"]} for r in rows])
+    return out[0], out[1], out[2]
+
+
+_OPTIONAL_USER_COLUMNS = frozenset({
+    "grch37_chrom", "grch37_start", "grch37_stop", "grch37_ref", "grch37_alt", "grch38_chrom",
+    "grch38_start", "grch38_stop", "transcript", "assertion_ids", "amp_category",
+    "regulatory_approval", "nccn_guideline", "nct_ids", "rsid", "partner_5", "partner_3", "exon",
+    "ref_aa", "alt_aa", "codon", "codon_end", "rating", "asco_abstract_id", "citation",
+})
 
 
 def anchorless_key(chrom: str, pos: int, ref: str, alt: str) -> str:
@@ -410,10 +467,10 @@ def _rows_for(evidence: dict[str, str], profile: dict[str, str], match_level: st
             "doid": evidence["doid"],
             "evidence_type": evidence["evidence_type"],
             "significance": evidence["significance"],
-            "source": "CIViC",
-            "source_id": f"EID{evidence['evidence_id']}",
+            "source": evidence.get("_source", "CIViC"),
+            "source_id": _source_id(evidence),
             "citations": ";".join(citations),
-            "source_url": f"https://civicdb.org/links/evidence_items/{evidence['evidence_id']}",
+            "source_url": _source_url(evidence),
             "rating": evidence["rating"],
             "variant_origin": evidence["variant_origin"],
             "profile": profile["name"],
@@ -428,6 +485,18 @@ def _rows_for(evidence: dict[str, str], profile: dict[str, str], match_level: st
             "kb_version": kb.version,
         })
     return out
+
+
+def _source_id(evidence: dict[str, str]) -> str:
+    if evidence.get("_source", "CIViC") == "CIViC":
+        return f"EID{evidence['evidence_id']}"
+    return evidence["evidence_id"]
+
+
+def _source_url(evidence: dict[str, str]) -> str:
+    if evidence.get("_source", "CIViC") == "CIViC":
+        return f"https://civicdb.org/links/evidence_items/{evidence['evidence_id']}"
+    return evidence.get("url", "")
 
 
 def rank(rows: list[dict[str, object]]) -> list[dict[str, object]]:

@@ -8,6 +8,7 @@ rule match:
         tumor_type=lambda w: patient(w).tumor_type,
         cna=lambda w: patient(w).cna,
         fusions=lambda w: patient(w).fusions,
+        extra_kbs=config.get("extra_knowledge_bases", []),
         resources=str(RESOURCES),
     log:
         "logs/{patient}/match.log",
