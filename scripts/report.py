@@ -14,4 +14,5 @@ run_step(s, ["--resources", s.params.resources, "report", "--patient", s.params.
              *[arg for name in ("variants", "matches", "pharmacogenes", "guidance", "qc", "germline_matches")
                for arg in optional(f"--{name.replace('_', '-')}", s.input.get(name, ""))],
              "--settings", json.dumps(s.params.settings, sort_keys=True),
+             "--callable-mb", str(s.params.callable_mb),
              "--matches-out", s.output.matches, "--json-out", s.output.json, "--html-out", s.output.html])

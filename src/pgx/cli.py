@@ -180,6 +180,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         pharmacogenes_tsv=args.pharmacogenes, guidance_tsv=args.guidance,
         germline_matches_tsv=args.germline_matches, qc_json=args.qc,
         settings=json.loads(args.settings) if args.settings else {},
+        callable_mb=args.callable_mb,
     )
     write_report(report, args.json_out, args.html_out)
     if args.matches_out:
@@ -305,6 +306,7 @@ def parser() -> argparse.ArgumentParser:
     for name in ("variants", "matches", "pharmacogenes", "guidance", "germline-matches", "qc"):
         r.add_argument(f"--{name}")
     r.add_argument("--settings", help="JSON object of run settings to show")
+    r.add_argument("--callable-mb", type=float, default=0.0, help="callable size (Mb) for TMB; 0: not computed")
     r.add_argument("--matches-out", help="final match table with the pgx_guidance column")
     r.add_argument("--json-out", required=True)
     r.add_argument("--html-out", required=True)

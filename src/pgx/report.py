@@ -77,6 +77,7 @@ def build_report(
     qc_json: str | None = None,
     settings: dict[str, Any] | None = None,
     generated_at: str | None = None,
+    callable_mb: float = 0.0,
 ) -> dict[str, Any]:
     manifest = Manifest.load(resources)
     variants = _rows(variants_tsv)
@@ -113,6 +114,8 @@ def build_report(
             "resistance_or_no_benefit": len(against),
             "pharmacogenes_called": len(called),
             "pharmacogenes_tested": len(calls),
+            "tmb": tumor_mutational_burden(variants, callable_mb) if variants_tsv else
+            {"value": None, "note": "not computed: no tumor VCF"},
         },
         "key_findings": key_findings,
         "therapeutic": {"sensitivity": sensitivity, "resistance": against, "prognostic_diagnostic": other},
@@ -125,6 +128,26 @@ def build_report(
         "limitations": LIMITATIONS,
         "disclaimer": DISCLAIMER,
     }
+
+
+CODING_TERMS = frozenset({
+    "missense_variant", "synonymous_variant", "stop_gained", "stop_lost", "start_lost",
+    "frameshift_variant", "inframe_insertion", "inframe_deletion", "protein_altering_variant",
+    "coding_sequence_variant", "stop_retained_variant", "incomplete_terminal_codon_variant",
+})
+
+
+def tumor_mutational_burden(variants: list[dict[str, str]], callable_mb: float) -> dict[str, Any]:
+    """Coding variants (SNVs and indels in a CDS, any effect) per megabase of callable sequence.
+
+    The callable size belongs to the assay and must be configured; without it, TMB is not
+    computed rather than guessed. No CIViC evidence is keyed on TMB, so it is reported, not matched."""
+    coding = sum(1 for v in variants if set(v["consequence"].split("&")) & CODING_TERMS)
+    if callable_mb <= 0:
+        return {"value": None, "coding_variants": coding, "callable_mb": None,
+                "note": "not computed: set tmb.callable_mb to the assay's callable size"}
+    return {"value": round(coding / callable_mb, 2), "coding_variants": coding, "callable_mb": callable_mb,
+            "note": "coding SNVs and indels per Mb of callable sequence"}
 
 
 def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -26,6 +26,7 @@ rule report:
             "missing_as_reference": config["pharmacogenomics"]["missing_as_reference"],
             "reference_fasta": config.get("reference_fasta") or "none",
         },
+        callable_mb=config.get("tmb", {}).get("callable_mb", 0),
         resources=str(RESOURCES),
     log:
         "logs/{patient}/report.log",
