@@ -264,7 +264,10 @@ def _from_snpeff(row: dict[str, str]) -> tuple[Annotation, dict[str, bool]]:
     # SnpEff ANN: Allele|Annotation|Impact|Gene_Name|Gene_ID|Feature_Type|Feature_ID|
     # Transcript_BioType|Rank|HGVS.c|HGVS.p|...
     values = list(row.values())
-    get = lambda i: values[i] if len(values) > i else ""  # noqa: E731
+
+    def get(i: int) -> str:
+        return values[i] if len(values) > i else ""
+
     rank = get(8)
     hgvsp = get(10) or None
     annotation = Annotation(

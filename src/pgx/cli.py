@@ -6,7 +6,9 @@ import argparse
 import json
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from pgx import __version__
 from pgx.errors import PgxInputError
@@ -52,16 +54,16 @@ def cmd_validate(args: argparse.Namespace) -> None:
     write_text_atomic(args.out, f"{args.vcf}\t{stats.records} records\t{stats.kept} alleles kept\tok\n")
 
 
-def _checked_records(path: str, vcf: object) -> object:
+def _checked_records(path: str, vcf: Any) -> Iterator[Any]:
     n = 0
-    iterator = iter(vcf)  # type: ignore[call-overload]
+    iterator = iter(vcf)
     while True:
         try:
             yield next(iterator)
         except StopIteration:
             return
         except Exception as exc:
-            line = len(vcf.raw_header.splitlines()) + n + 1  # type: ignore[attr-defined]
+            line = len(vcf.raw_header.splitlines()) + n + 1
             raise PgxInputError(path, f"unreadable record ({exc})", record=f"line {line}") from None
         n += 1
 

@@ -74,15 +74,14 @@ _BREAKS = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 def _cell(value: object) -> str:
     if value is None:
         return ""
-    kind = type(value)
-    if kind is str:
+    if isinstance(value, str):
         # Tabs and newlines inside a value would break the table for every reader.
-        if "\t" in value or "\n" in value or "\r" in value:  # type: ignore[operator]
-            return value.translate(_BREAKS)  # type: ignore[union-attr]
-        return value  # type: ignore[return-value]
-    if kind is bool:
+        if "\t" in value or "\n" in value or "\r" in value:
+            return value.translate(_BREAKS)
+        return value
+    if isinstance(value, bool):
         return "true" if value else "false"
-    if kind is float:
+    if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
 

@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -440,9 +441,9 @@ def _genotypes_of_row(positions: list[int], by_pos: dict[int, PositionGenotypes]
     return out
 
 
-def _phase_sets(record: object, n: int) -> list[int | None] | None:
+def _phase_sets(record: Any, n: int) -> list[int | None] | None:
     try:
-        ps = record.format("PS")  # type: ignore[attr-defined]
+        ps = record.format("PS")
     except Exception:
         return None
     if ps is None:
@@ -450,7 +451,7 @@ def _phase_sets(record: object, n: int) -> list[int | None] | None:
     return [int(x[0]) if x[0] >= 0 else None for x in ps]
 
 
-def _region_records(vcf: object, genes: list[GeneDefinition], contigs: dict[str, str]) -> Iterable[object]:
+def _region_records(vcf: Any, genes: list[GeneDefinition], contigs: dict[str, str]) -> Iterable[Any]:
     seen: set[tuple[str, int, str, str]] = set()
     for gene in genes:
         chrom = contigs.get(bare_contig(gene.chrom))
@@ -461,7 +462,7 @@ def _region_records(vcf: object, genes: list[GeneDefinition], contigs: dict[str,
         with warnings.catch_warnings():
             # cyvcf2 warns when a contig has no records in the index; that is just no data.
             warnings.simplefilter("ignore", UserWarning)
-            region = list(vcf(f"{chrom}:{lo}-{hi}"))  # type: ignore[operator]
+            region = list(vcf(f"{chrom}:{lo}-{hi}"))
         for record in region:
             key = (record.CHROM, record.POS, record.REF, ",".join(record.ALT))
             if key in seen:

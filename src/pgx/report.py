@@ -189,7 +189,7 @@ def _key_findings(sensitivity: list[dict[str, Any]], against: list[dict[str, Any
                         "alteration": m["alteration"], "direction": m["direction"],
                         "level": m["level"], "on_label": m["on_label"], "source_id": m["source_id"]})
     # One line per gene result, naming the cancer-care drugs it changes.
-    grouped: dict[tuple[str, str], list[dict[str, str]]] = {}
+    grouped: dict[str, list[dict[str, str]]] = {}
     for g in guidance:
         relevant = _bool(g["proposed_by_matching"]) or _bool(g.get("oncology_drug", "false"))
         if _bool(g["caution"]) and relevant:

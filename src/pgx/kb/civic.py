@@ -213,11 +213,11 @@ def build_evidence(
     for r in rows:
         if r["evidence_status"] != "accepted":
             continue
-        eid = int(r["evidence_id"])
-        linked = sorted(by_eid.get(eid, []), key=lambda a: int(a["assertion_id"]))
+        evidence_id = int(r["evidence_id"])
+        linked = sorted(by_eid.get(evidence_id, []), key=lambda a: int(a["assertion_id"]))
         therapies = [t.strip() for t in r["therapies"].split(",") if t.strip()]
         out.append({
-            "evidence_id": eid,
+            "evidence_id": evidence_id,
             "profile_id": int(r["molecular_profile_id"]),
             "evidence_type": r["evidence_type"],
             "evidence_direction": r["evidence_direction"],

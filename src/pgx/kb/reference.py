@@ -17,7 +17,7 @@ DOID_COLUMNS = ["doid", "name", "oncotree_codes", "primary_site"]
 
 def _rows(path: Path) -> list[dict[str, str]]:
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", newline="") as handle:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8", newline="") as handle:
         lines = [line for line in handle if not line.startswith("#") or line.startswith("#CHROM")]
     return list(csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE))
 
@@ -87,12 +87,13 @@ def build_codons(
         if tx is None:
             counts["codons_other_isoform"] += 1
             continue
-        bases = []
+        bases: list[str] = []
         for offset in range(3):
             g = tx.genomic_of_cds(3 * (codon - 1) + offset + 1)
-            base = known.get((tx.chrom, g)) if g is not None else None
-            if base is None:
+            found = known.get((tx.chrom, g)) if g is not None else None
+            if found is None:
                 break
+            base = found
             bases.append(base if tx.strand == "+" else base.translate(str.maketrans("ACGT", "TGCA")))
         if len(bases) != 3:
             counts["codons_unknown_bases"] += 1
@@ -140,7 +141,7 @@ def build_ontology(
             "parent": r["parent"], "level": r["level"], "doids": ",".join(doids),
             "primary_site": ";".join(sites),
         })
-    doid_rows = [
+    doid_rows: list[dict[str, object]] = [
         {"doid": d, "name": doid_name.get(d, ""),
          "oncotree_codes": ",".join(sorted(codes_of_doid.get(d, set()))),
          "primary_site": site_of.get(d, "")}

@@ -130,7 +130,8 @@ def update(resources: Path, release: str, *, base_url: str = DEFAULT_BASE_URL,
         from pgx.kb.build import _swap
 
         _swap(staging, resources)
-        return manifest
+        result: dict[str, Any] = manifest
+        return result
     finally:
         shutil.rmtree(download, ignore_errors=True)
         if staging.exists():
