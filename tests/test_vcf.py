@@ -118,3 +118,21 @@ def test_non_ascii_sample_names_are_read(tmp_path: Path) -> None:
     vcf = write_vcf(tmp_path / "u.vcf", ["chr1 100 . A G . PASS . GT:AD 0/1:5,5"], samples=("Tumör-ß",))
     (v,) = variants(vcf, tumor_sample="Tumör-ß")
     assert v.vaf == pytest.approx(0.5)
+
+
+def test_indels_are_left_aligned_against_a_reference_fasta(tmp_path: Path) -> None:
+    import pysam
+
+    fasta = tmp_path / "ref.fa"
+    # chr21:1-20 (a toy contig) = ACGTCAGAGAGAGAGTTACG; deleting one "AG" anywhere in the repeat is the same event.
+    fasta.write_text(">chr21\nACGTCAGAGAGAGAGTTACG\n")
+    pysam.faidx(str(fasta))
+    header = "##fileformat=VCFv4.2\n##contig=<ID=chr21,length=20>\n" \
+             '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n'
+    vcf = write_vcf(tmp_path / "i.vcf", ["chr21 13 . GAG G . PASS . GT 0/1"], header=header)
+    stats = ReadStats()
+    (plain,) = variants(vcf, stats=stats)
+    assert (plain.pos, plain.ref, plain.alt) == (13, "GAG", "G") and not stats.left_aligned
+    stats = ReadStats()
+    (shifted,) = variants(vcf, reference_fasta=str(fasta), stats=stats)
+    assert (shifted.pos, shifted.ref, shifted.alt) == (5, "CAG", "C") and stats.left_aligned
