@@ -59,7 +59,7 @@ def _anchors(results: dict[str, dict[str, object]]) -> list[str]:
     if w:
         out.append(f"- workflow: `snakemake -n` {w.get('dry_run_1002_patients_s')} s for 1,002 patients, "
                    f"{w.get('dry_run_10002_patients_s')} s for 10,002; real run {w.get('per_patient_s')} s per patient "
-                   "with --cores 2 (mostly start-up of 8 small jobs per patient).")
+                   "with --cores 2 (mostly start-up of 7 small jobs per patient).")
     return out + [""]
 
 
