@@ -6,9 +6,7 @@ import argparse
 import json
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from pgx import __version__
 from pgx.errors import PgxInputError
@@ -37,14 +35,14 @@ def cmd_annotate(args: argparse.Namespace) -> None:
 def cmd_validate(args: argparse.Namespace) -> None:
     """Read the whole VCF once so that a bad record stops the run before any work is done."""
     from pgx.outputs import write_text_atomic
-    from pgx.vcf import Filters, ReadStats, check_build, iter_variants, open_vcf
+    from pgx.vcf import Filters, ReadStats, check_build, checked_records, iter_variants, open_vcf
 
     if args.role == "germline":
         vcf = open_vcf(args.vcf)
         check_build(vcf, args.build, args.vcf)
         if not list(vcf.samples):
             raise PgxInputError(args.vcf, "germline VCF has no sample columns")
-        records = sum(1 for _ in _checked_records(args.vcf, vcf))
+        records = sum(1 for _ in checked_records(vcf, args.vcf))
         write_text_atomic(args.out, f"{args.vcf}\t{records} records\tok\n")
         return
     stats = ReadStats()
@@ -52,20 +50,6 @@ def cmd_validate(args: argparse.Namespace) -> None:
                            normal_sample=args.normal_sample, filters=Filters(), stats=stats):
         pass
     write_text_atomic(args.out, f"{args.vcf}\t{stats.records} records\t{stats.kept} alleles kept\tok\n")
-
-
-def _checked_records(path: str, vcf: Any) -> Iterator[Any]:
-    n = 0
-    iterator = iter(vcf)
-    while True:
-        try:
-            yield next(iterator)
-        except StopIteration:
-            return
-        except Exception as exc:
-            line = len(vcf.raw_header.splitlines()) + n + 1
-            raise PgxInputError(path, f"unreadable record ({exc})", record=f"line {line}") from None
-        n += 1
 
 
 def cmd_match(args: argparse.Namespace) -> None:

@@ -302,6 +302,23 @@ def genotype_string(record: Any, sample: int | None) -> str | None:
     return ("|" if gt[-1] else "/").join(alleles)
 
 
+def checked_records(vcf: VCF, path: str) -> Iterator[Any]:
+    """The records of an open VCF; a record htslib cannot parse becomes one error naming the
+    file line."""
+    n = 0
+    iterator = iter(vcf)
+    while True:
+        try:
+            record = next(iterator)
+        except StopIteration:
+            return
+        except Exception as exc:
+            line = len(vcf.raw_header.splitlines()) + n + 1
+            raise PgxInputError(path, f"unreadable record ({_short(exc)})", record=f"line {line}") from None
+        n += 1
+        yield record
+
+
 def iter_variants(
     path: str,
     *,
@@ -332,15 +349,7 @@ def iter_variants(
     seen: set[str] = set()
     here: tuple[str, int] = ("", -1)
     record_index = 0
-    iterator = iter(vcf)
-    while True:
-        try:
-            record = next(iterator)
-        except StopIteration:
-            break
-        except Exception as exc:
-            line = len(vcf.raw_header.splitlines()) + record_index + 1
-            raise PgxInputError(path, f"unreadable record ({_short(exc)})", record=f"line {line}") from None
+    for record in checked_records(vcf, path):
         record_index += 1
         stats.records += 1
         if (record.CHROM, record.POS) != here:
