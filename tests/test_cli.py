@@ -65,3 +65,21 @@ def test_existing_outputs_survive_a_failed_run(tmp_path: Path) -> None:
                  "--out", str(out))
     assert result.returncode == 2 and "unknown OncoTree code 'NOPE'" in result.stderr
     assert out.read_text() == "previous\n"
+
+
+def test_germline_findings_are_the_same_through_the_index(tmp_path: Path) -> None:
+    import shutil
+
+    import pysam
+
+    indexed = tmp_path / "germline.vcf"
+    shutil.copy(DEMO / "MEL-01.germline.vcf", indexed)
+    pysam.tabix_index(str(indexed), preset="vcf", force=True)  # region queries instead of a full read
+    outs = []
+    for vcf, name in ((DEMO / "MEL-01.germline.vcf", "streamed"), (Path(f"{indexed}.gz"), "indexed")):
+        out = tmp_path / f"{name}.tsv"
+        result = pgx("germline", "--vcf", str(vcf), "--tumor-type", "SKCM", "--build", "GRCh38", "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        outs.append(read_tsv(out))
+    assert outs[0] == outs[1]
+    assert any(r["gene"] == "BRCA2" and r["therapy"] == "Olaparib" for r in outs[1])

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from conftest import RESOURCES
 
-from pgx.annotate import BuiltinAnnotator
+from pgx.annotate import BuiltinAnnotator, _variant_row
 from pgx.match import (
     Alteration,
     KnowledgeBase,
@@ -13,6 +13,7 @@ from pgx.match import (
     match,
 )
 from pgx.ontology import Ontology
+from pgx.outputs import cell
 from pgx.transcripts import TranscriptIndex
 from pgx.vcf import Variant
 
@@ -33,20 +34,12 @@ def annotator() -> BuiltinAnnotator:
 
 
 def alterations(annotator: BuiltinAnnotator, kb: KnowledgeBase, *variants: tuple[str, int, str, str]) -> list[Alteration]:
+    # The rows exactly as variants.tsv holds them (annotate's own row builder and cell format).
     rows = []
     for chrom, pos, ref, alt in variants:
         variant = Variant(chrom, pos, ref, alt, 1, 0, "PASS", 100, 0.4, "FORMAT/AD")
-        a = annotator.annotate(variant)
-        p = a.protein
-        rows.append({
-            "chrom": chrom, "pos": str(pos), "ref": ref, "alt": alt, "variant_key": variant.key,
-            "gene": a.gene or "", "consequence": a.consequence, "hgvsp": a.hgvsp or "",
-            "hgvsc": a.hgvsc or "", "protein_change": a.protein_change or "", "vaf": "0.4",
-            "ref_aa": p.ref_aa or "" if p else "", "codon": str(p.codon) if p and p.codon else "",
-            "codon_end": str(p.codon_end) if p and p.codon_end else "",
-            "alt_aa": p.alt_aa or "" if p else "", "protein_kind": p.kind if p else "",
-            "exon": str(a.exon or ""), "id": "",
-        })
+        row = _variant_row(variant, annotator.annotate(variant), "")
+        rows.append({k: cell(v) for k, v in row.items()})
     return alterations_from_variants(rows, "GRCh38", kb.hotspot_codons)
 
 

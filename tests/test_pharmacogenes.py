@@ -7,7 +7,7 @@ import pytest
 from conftest import DEMO, RESOURCES, SHARED, needs_shared, write_vcf
 
 from pgx.errors import PgxInputError
-from pgx.pharmacogenes import Call, call_vcf, guidance
+from pgx.pharmacogenes import Call, call_vcf, guidance, load_recommendations
 
 CASES = Path(__file__).parent / "cases/pharmacogenes/pharmcat_cases.tsv"
 
@@ -137,7 +137,7 @@ def test_demo_colorectal_patient_gets_fluoropyrimidine_caution() -> None:
     assert by_gene["DPYD"].diplotype == "Reference/c.1905+1G>A (*2A)"
     assert (by_gene["DPYD"].activity_score, by_gene["DPYD"].phenotype) == ("1.0", "Intermediate Metabolizer")
     assert by_gene["UGT1A1"].diplotype == "*1/*28"
-    rows = guidance(calls, RESOURCES, proposed_drugs={"capecitabine"})
+    rows = guidance(calls, load_recommendations(RESOURCES), proposed_drugs={"capecitabine"})
     assert rows[0]["drug"] == "capecitabine" and rows[0]["proposed_by_matching"]
     cpic = [r for r in rows if r["drug"] == "fluorouracil" and r["source"] == "CPIC"]
     assert cpic and cpic[0]["classification"] == "Strong" and cpic[0]["caution"]
@@ -146,5 +146,5 @@ def test_demo_colorectal_patient_gets_fluoropyrimidine_caution() -> None:
 
 def test_thiopurines_combine_tpmt_and_nudt15() -> None:
     calls = call_vcf(str(DEMO / "LUNG-01.germline.vcf"), RESOURCES)
-    rows = [r for r in guidance(calls, RESOURCES, set()) if r["drug"] == "mercaptopurine" and r["source"] == "CPIC"]
+    rows = [r for r in guidance(calls, load_recommendations(RESOURCES), set()) if r["drug"] == "mercaptopurine" and r["source"] == "CPIC"]
     assert rows and rows[0]["lookup_key"] == "NUDT15=Normal Metabolizer;TPMT=Intermediate Metabolizer"

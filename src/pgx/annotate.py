@@ -7,9 +7,9 @@ reason is written beside the variant.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,25 +84,6 @@ class Annotation:
     def protein_change(self) -> str | None:
         return self.protein.short if self.protein else None
 
-    @property
-    def is_protein_altering(self) -> bool:
-        return any(t in PROTEIN_ALTERING for t in self.consequence.split("&"))
-
-    @property
-    def is_loss_of_function(self) -> bool:
-        return any(t in LOSS_OF_FUNCTION for t in self.consequence.split("&"))
-
-    def as_row(self) -> dict[str, Any]:
-        row = asdict(self)
-        row.pop("protein")
-        row["protein_change"] = self.protein_change
-        row["codon"] = self.protein.codon if self.protein else None
-        row["annotation_source"] = row.pop("source")
-        row["annotation_note"] = row.pop("note")
-        return row
-
-
-NO_ANNOTATION_NOTE = "not annotated: no CSQ/ANN in the file and no GRCh38 transcript models"
 
 _HGVSP = re.compile(
     r"^p\.\(?(?P<ref>[A-Z][a-z]{2}|\*)(?P<pos>\d+)"
@@ -321,7 +302,7 @@ def _choice_reason(
 
 
 def _with_note(annotation: Annotation, note: str) -> Annotation:
-    return Annotation(**{**{f: getattr(annotation, f) for f in annotation.__slots__}, "note": note})
+    return dataclasses.replace(annotation, note=note)
 
 
 class BuiltinAnnotator:
@@ -550,9 +531,6 @@ def load_preferred_transcripts(path: str | Path) -> dict[str, set[str]]:
     return preferred
 
 
-def genes_of(annotations: Iterable[Annotation]) -> set[str]:
-    return {a.gene for a in annotations if a.gene}
-
 
 VARIANT_COLUMNS = [
     "chrom", "pos", "id", "ref", "alt", "variant_key", "kind", "filter", "depth", "vaf",
@@ -611,7 +589,7 @@ def annotate_vcf(
     from pgx.vcf import Filters, ReadStats
 
     filters = filters or Filters()
-    builtin: BuiltinAnnotator | LiftedAnnotator | None = None
+    builtin: BuiltinAnnotator | LiftedAnnotator
     fasta = pysam.FastaFile(reference_fasta) if reference_fasta else None
     index = TranscriptIndex.load(resources / "annotation")
     if build == "GRCh38":
@@ -676,7 +654,7 @@ class _UndeclaredTags(Exception):
 def _write_annotated(
     vcf_path: str, out_path: str, *, build: str, tumor_sample: str | None,
     normal_sample: str | None, filters: Any, reference_fasta: str | None, stats: Any,
-    builtin: BuiltinAnnotator | LiftedAnnotator | None, preferred: dict[str, set[str]], kb_label: str,
+    builtin: BuiltinAnnotator | LiftedAnnotator, preferred: dict[str, set[str]], kb_label: str,
     undeclared: dict[str, set[str]], table: Any,
 ) -> dict[str, int]:
     """One streaming pass: every input record is written, with PGX_* INFO per ALT allele."""
@@ -728,11 +706,8 @@ def _write_annotated(
                     values["PGX_STATUS"][-1] = "not_used"
                     continue
                 annotation = csq.annotate(record, variant, raw_alt, preferred) if csq.present else None
-                if annotation is None and builtin is not None:
-                    annotation = builtin.annotate(variant)
                 if annotation is None:
-                    annotation = Annotation(None, None, None, "unknown", None, None, None, None,
-                                            None, "none", NO_ANNOTATION_NOTE)
+                    annotation = builtin.annotate(variant)
                 sources[annotation.source] = sources.get(annotation.source, 0) + 1
                 row = _variant_row(variant, annotation, original.ID)
                 table.write(row)
@@ -786,13 +761,29 @@ def _variant_row(variant: Variant, annotation: Annotation, record_id: str | None
     }
 
 
+def _gene_regions(reader: Any, vcf_path: str, index: TranscriptIndex, genes: set[str],
+                  lift: Any) -> list[str] | None:
+    """Index region queries over the genes' transcripts (GRCh38 models, so only for GRCh38
+    input); None means stream the whole file."""
+    from pgx.vcf import bare_contig, has_index
+
+    if lift is not None or not has_index(vcf_path):
+        return None
+    names = {bare_contig(c): c for c in re.findall(r"^##contig=<ID=([^,>]+)", reader.raw_header, re.M)}
+    regions = []
+    for gene in sorted(genes):
+        tx = index.by_gene.get(gene)
+        if tx is not None and tx.chrom in names:
+            regions.append((names[tx.chrom], tx.tx_start + 1, tx.tx_end))
+    return [f"{c}:{s}-{e}" for c, s, e in sorted(regions)]
+
+
 def annotate_in_genes(vcf_path: str, *, build: str, resources: Path, genes: set[str],
                       sample: str | None = None) -> list[dict[str, object]]:
     """Variant rows (as in variants.tsv) for the variants of `vcf_path` inside `genes` only.
 
     Streams the whole file but annotates only what falls in those genes' transcripts, so a
     whole-genome germline VCF costs a read, not an annotation."""
-    from pgx.kb import Manifest  # noqa: F401  (same resources contract as annotate_vcf)
     from pgx.vcf import Filters, iter_variants, open_vcf
 
     index = TranscriptIndex.load(resources / "annotation")
@@ -803,13 +794,13 @@ def annotate_in_genes(vcf_path: str, *, build: str, resources: Path, genes: set[
 
         lift = LiftOver.load(resources / "liftover/GRCh37_to_GRCh38.tsv.gz")
         builtin = LiftedAnnotator(BuiltinAnnotator(index, None), lift)
-    regions = [(t.chrom, t.tx_start, t.tx_end) for g in genes if (t := index.by_gene.get(g))]
     preferred = load_preferred_transcripts(resources / "kb/civic/variants.tsv")
     reader = open_vcf(vcf_path)
     csq = CsqParser(reader.raw_header)
     rows: list[dict[str, object]] = []
     for record, variants in iter_variants(vcf_path, build=build, tumor_sample=sample,
-                                          filters=Filters(require_pass=True), reader=reader):
+                                          filters=Filters(require_pass=True), reader=reader,
+                                          regions=_gene_regions(reader, vcf_path, index, genes, lift)):
         for variant in variants:
             chrom, pos = variant.chrom, variant.pos
             if lift is not None:
@@ -817,8 +808,7 @@ def annotate_in_genes(vcf_path: str, *, build: str, resources: Path, genes: set[
                 if hit is None:
                     continue
                 chrom, pos = hit
-            chrom = chrom.removeprefix("chr")
-            if not any(c == chrom and start < pos <= end for c, start, end in regions):
+            if not any(t.gene in genes for t in index.overlapping(chrom, pos, pos)):
                 continue
             raw_alt = record.ALT[variant.alt_index]
             annotation = csq.annotate(record, variant, raw_alt, preferred) if csq.present else None

@@ -6,7 +6,9 @@ import argparse
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pgx import __version__
 from pgx.errors import PgxInputError
@@ -52,69 +54,62 @@ def cmd_validate(args: argparse.Namespace) -> None:
     write_text_atomic(args.out, f"{args.vcf}\t{stats.records} records\t{stats.kept} alleles kept\tok\n")
 
 
-def cmd_match(args: argparse.Namespace) -> None:
-    from pgx.kb import default_resources  # noqa: F401
-    from pgx.match import (
-        MATCH_COLUMNS,
-        KnowledgeBase,
-        alterations_from_cna,
-        alterations_from_fusions,
-        alterations_from_variants,
-        match,
-    )
-    from pgx.ontology import Ontology
-    from pgx.outputs import read_tsv, write_tsv_atomic
-
-    resources = _resources(args)
-    ontology = Ontology.load(resources)
-    tumor = ontology.tumor_type(args.tumor_type)
-    kb = KnowledgeBase.load(resources, [Path(p) for p in args.extra_kb or []])
-    variants: list[dict[str, str]] = []
-    if args.variants:
-        variants = read_tsv(args.variants)
-    elif args.vcf:
-        from pgx.annotate import annotate_vcf
-
-        with tempfile.TemporaryDirectory() as tmp:
-            annotate_vcf(args.vcf, build=args.build, out_vcf=f"{tmp}/a.vcf.gz",
-                         out_tsv=f"{tmp}/v.tsv", resources=resources)
-            variants = read_tsv(f"{tmp}/v.tsv")
-    alterations = alterations_from_variants(variants, args.build, kb.hotspot_codons, kb.inactivated_genes)
-    alterations += alterations_from_cna(args.cna or "")
-    alterations += alterations_from_fusions(args.fusions or "")
-    rows = match(alterations, kb, ontology, tumor, origin=args.origin)
-    write_tsv_atomic(args.out, MATCH_COLUMNS, rows,
-                     [f"pgx {__version__}", f"knowledge base: {kb.version}",
-                      f"tumor type: {tumor.code} ({tumor.name})"])
-    print(f"{len(rows)} matches", file=sys.stderr)
-
-
-def cmd_germline(args: argparse.Namespace) -> None:
-    """Germline findings relevant to therapy: variants in genes with germline therapy evidence."""
-    from pgx.annotate import annotate_in_genes
-    from pgx.match import (
-        MATCH_COLUMNS,
-        KnowledgeBase,
-        alterations_from_variants,
-        germline_therapy_genes,
-        match,
-    )
+def _match_and_write(args: argparse.Namespace, origin: str,
+                     load: Callable[[Path, Any], tuple[list[dict[str, str]], list[Any], list[str]]]) -> int:
+    """Resolve the tumor type and knowledge base, then load the inputs (`load`: variants,
+    further alterations, notes for the table's header), match them and write the table."""
+    from pgx.match import MATCH_COLUMNS, KnowledgeBase, alterations_from_variants, match
     from pgx.ontology import Ontology
     from pgx.outputs import write_tsv_atomic
 
     resources = _resources(args)
     ontology = Ontology.load(resources)
     tumor = ontology.tumor_type(args.tumor_type)
-    kb = KnowledgeBase.load(resources)
-    genes = germline_therapy_genes(kb)
-    rows = annotate_in_genes(args.vcf, build=args.build, resources=resources, genes=genes, sample=args.sample)
-    alterations = alterations_from_variants([{k: "" if v is None else str(v) for k, v in r.items()} for r in rows],
-                                            args.build, kb.hotspot_codons, kb.inactivated_genes)
-    matches = match(alterations, kb, ontology, tumor, origin="germline")
-    write_tsv_atomic(args.out, MATCH_COLUMNS, matches,
+    kb = KnowledgeBase.load(resources, [Path(p) for p in getattr(args, "extra_kb", None) or []])
+    variants, others, notes = load(resources, kb)
+    alterations = alterations_from_variants(variants, args.build, kb.hotspot_codons, kb.inactivated_genes)
+    rows = match(alterations + others, kb, ontology, tumor, origin=origin)
+    write_tsv_atomic(args.out, MATCH_COLUMNS, rows,
                      [f"pgx {__version__}", f"knowledge base: {kb.version}",
-                      f"germline genes examined: {len(genes)}", f"variants in them: {len(rows)}"])
-    print(f"{len(matches)} germline matches from {len(rows)} variants in {len(genes)} genes", file=sys.stderr)
+                      f"tumor type: {tumor.code} ({tumor.name})", *notes])
+    return len(rows)
+
+
+def cmd_match(args: argparse.Namespace) -> None:
+    from pgx.match import alterations_from_cna, alterations_from_fusions
+    from pgx.outputs import read_tsv
+
+    def load(resources: Path, kb: Any) -> tuple[list[dict[str, str]], list[Any], list[str]]:
+        variants: list[dict[str, str]] = []
+        if args.variants:
+            variants = read_tsv(args.variants)
+        elif args.vcf:
+            from pgx.annotate import annotate_vcf
+
+            with tempfile.TemporaryDirectory() as tmp:
+                annotate_vcf(args.vcf, build=args.build, out_vcf=f"{tmp}/a.vcf.gz",
+                             out_tsv=f"{tmp}/v.tsv", resources=resources)
+                variants = read_tsv(f"{tmp}/v.tsv")
+        others = alterations_from_cna(args.cna or "") + alterations_from_fusions(args.fusions or "")
+        return variants, others, []
+
+    print(f"{_match_and_write(args, args.origin, load)} matches", file=sys.stderr)
+
+
+def cmd_germline(args: argparse.Namespace) -> None:
+    """Germline findings relevant to therapy: variants in genes with germline therapy evidence."""
+    from pgx.annotate import annotate_in_genes
+    from pgx.match import germline_therapy_genes
+    from pgx.outputs import cell
+
+    def load(resources: Path, kb: Any) -> tuple[list[dict[str, str]], list[Any], list[str]]:
+        genes = germline_therapy_genes(kb)
+        rows = annotate_in_genes(args.vcf, build=args.build, resources=resources, genes=genes, sample=args.sample)
+        # Rows as variants.tsv would hold them, the form the matcher reads.
+        variants = [{k: cell(v) for k, v in r.items()} for r in rows]
+        return variants, [], [f"germline genes examined: {len(genes)}", f"variants in them: {len(rows)}"]
+
+    print(f"{_match_and_write(args, 'germline', load)} germline matches", file=sys.stderr)
 
 
 def cmd_diplotypes(args: argparse.Namespace) -> None:
@@ -122,8 +117,10 @@ def cmd_diplotypes(args: argparse.Namespace) -> None:
     from pgx.pharmacogenes import (
         CALL_COLUMNS,
         GUIDANCE_COLUMNS,
+        _for_sample,
         call_vcf,
         guidance,
+        load_recommendations,
         read_outside_calls,
     )
 
@@ -131,11 +128,11 @@ def cmd_diplotypes(args: argparse.Namespace) -> None:
     calls = call_vcf(args.vcf, resources, samples=args.sample or None, genes=args.gene or None,
                      missing_as_reference=args.missing_as_reference, build=args.build)
     if args.outside_calls:
-        samples = sorted({c.sample for c in calls})
-        for sample in samples:
-            outside = read_outside_calls(args.outside_calls, sample)
-            replaced = {c.gene for c in outside}
-            calls = [c for c in calls if not (c.sample == sample and c.gene in replaced)] + outside
+        outside = read_outside_calls(args.outside_calls, "")
+        replaced = {c.gene for c in outside}
+        calls = [c for c in calls if c.gene not in replaced]
+        for sample in sorted({c.sample for c in calls}):
+            calls += [_for_sample(c, sample) for c in outside]
     calls.sort(key=lambda c: (c.sample, c.gene))
     comments = [f"pgx {__version__}", f"input: {Path(args.vcf).name}"]
     write_tsv_atomic(args.out, CALL_COLUMNS, [c.as_row() for c in calls], comments)
@@ -144,9 +141,10 @@ def cmd_diplotypes(args: argparse.Namespace) -> None:
         if args.matches and Path(args.matches).exists():
             for m in read_tsv(args.matches):
                 proposed |= {d.strip().lower() for d in m["therapy"].replace(" then ", " + ").split(" + ") if d.strip()}
+        recommendations = load_recommendations(resources)
         rows: list[dict[str, object]] = []
         for sample in sorted({c.sample for c in calls}):
-            rows += guidance([c for c in calls if c.sample == sample], resources, proposed)
+            rows += guidance([c for c in calls if c.sample == sample], recommendations, proposed)
         write_tsv_atomic(args.guidance_out, GUIDANCE_COLUMNS, rows, comments)
 
 

@@ -48,7 +48,6 @@ def write_tsv_atomic(
     """Tab-separated table with a fixed column order; None is written as an empty cell."""
     lines = [f"## {c}" for c in comments or []]
     lines.append("\t".join(columns))
-    cell = _cell
     for row in rows:
         lines.append("\t".join([cell(row.get(c)) for c in columns]))
     write_text_atomic(final, "\n".join(lines) + "\n")
@@ -65,13 +64,14 @@ class TsvWriter:
         handle.write("\t".join(columns) + "\n")
 
     def write(self, row: dict[str, object]) -> None:
-        self._handle.write("\t".join([_cell(row.get(c)) for c in self._columns]) + "\n")
+        self._handle.write("\t".join([cell(row.get(c)) for c in self._columns]) + "\n")
 
 
 _BREAKS = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 
 
-def _cell(value: object) -> str:
+def cell(value: object) -> str:
+    """One table cell: empty for None, true/false, floats to 4 significant digits."""
     if value is None:
         return ""
     if isinstance(value, str):

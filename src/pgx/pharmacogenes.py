@@ -540,7 +540,13 @@ def _parse_lookup(key: str) -> dict[str, str]:
     return out
 
 
-def guidance(calls: list[Call], resources: Path, proposed_drugs: set[str]) -> list[dict[str, object]]:
+def load_recommendations(resources: Path) -> list[dict[str, str]]:
+    """The CPIC/DPWG table, read once per run however many samples use it."""
+    return load_table(resources, "pgx/recommendations.tsv")
+
+
+def guidance(calls: list[Call], recommendations: list[dict[str, str]],
+             proposed_drugs: set[str]) -> list[dict[str, object]]:
     """Recommendation rows whose every gene key matches this patient's results.
 
     Genes that were not called enter multi-gene lookups as 'No Result', as CPIC tables do."""
@@ -549,7 +555,7 @@ def guidance(calls: list[Call], resources: Path, proposed_drugs: set[str]) -> li
         keys[c.gene] = c.lookup_key if c.status == "called" and c.lookup_key else "No Result"
     sample = calls[0].sample if calls else ""
     rows = []
-    for r in load_table(resources, "pgx/recommendations.tsv"):
+    for r in recommendations:
         wanted = _parse_lookup(r["lookup_key"])
         if not wanted or not all(g in keys for g in wanted):
             continue

@@ -150,11 +150,6 @@ class Transcript:
                 return start + offset + 1 if self.strand == "+" else end - offset
         return None
 
-    @property
-    def cds_length(self) -> int:
-        first, last = self._cds_n
-        return last - first + 1
-
 
 class TranscriptIndex:
     """All transcripts of one build, with overlap queries by position."""

@@ -319,6 +319,26 @@ def checked_records(vcf: VCF, path: str) -> Iterator[Any]:
         yield record
 
 
+def has_index(path: str) -> bool:
+    return any(Path(path + suffix).exists() for suffix in (".tbi", ".csi"))
+
+
+def _region_records(vcf: VCF, path: str, regions: list[str]) -> Iterator[Any]:
+    """Records in the regions, each once even where regions overlap."""
+    import warnings
+
+    seen: set[tuple[str, int, str, str]] = set()
+    for region in regions:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # cyvcf2 warns on a contig with no records
+            records = checked_records(vcf(region), path)
+            for record in records:
+                key = (record.CHROM, record.POS, record.REF, ",".join(record.ALT))
+                if key not in seen:
+                    seen.add(key)
+                    yield record
+
+
 def iter_variants(
     path: str,
     *,
@@ -329,12 +349,14 @@ def iter_variants(
     reference_fasta: str | None = None,
     stats: ReadStats | None = None,
     reader: VCF | None = None,
+    regions: list[str] | None = None,
 ) -> Iterator[tuple[Any, list[Variant]]]:
     """Stream records; for each, the variants (one per usable ALT) that pass the filters.
 
     Records whose every allele is removed still come through (with an empty list) so a writer
     can keep them; the reasons are counted in `stats`. `reader` is an already open VCF of
-    `path` (a writer that adds header lines passes its own).
+    `path` (a writer that adds header lines passes its own). `regions` ('chr1:100-200', sorted)
+    reads only those stretches through the file's index.
     """
     stats = stats if stats is not None else ReadStats()
     vcf = reader if reader is not None else open_vcf(path)
@@ -349,7 +371,7 @@ def iter_variants(
     seen: set[str] = set()
     here: tuple[str, int] = ("", -1)
     record_index = 0
-    for record in checked_records(vcf, path):
+    for record in checked_records(vcf, path) if regions is None else _region_records(vcf, path, regions):
         record_index += 1
         stats.records += 1
         if (record.CHROM, record.POS) != here:

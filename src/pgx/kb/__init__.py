@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pgx import __version__
-from pgx.outputs import atomic_path, read_tsv
+from pgx.outputs import atomic_path, cell, read_tsv
 
 MANIFEST = "manifest.json"
 
@@ -41,7 +40,7 @@ def write_table(path: Path, columns: list[str], rows: list[dict[str, object]]) -
     buffer = io.StringIO()
     buffer.write("\t".join(columns) + "\n")
     for row in rows:
-        buffer.write("\t".join(_cell(row.get(c)) for c in columns) + "\n")
+        buffer.write("\t".join(cell(row.get(c)) for c in columns) + "\n")
     data = buffer.getvalue().encode("utf-8")
     with atomic_path(path) as tmp:
         if path.suffix == ".gz":
@@ -49,14 +48,6 @@ def write_table(path: Path, columns: list[str], rows: list[dict[str, object]]) -
                 gz.write(data)
         else:
             tmp.write_bytes(data)
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value).replace("\t", " ").replace("\n", " ").replace("\r", " ")
 
 
 @dataclass(frozen=True)
@@ -90,7 +81,3 @@ def verify(resources: Path) -> list[str]:
         if not path.exists() or sha256(path) != table["sha256"]:
             bad.append(table["path"])
     return bad
-
-
-def pipeline_version() -> str:
-    return __version__

@@ -153,9 +153,3 @@ def build_ontology(
 def _doid_number(doid: str) -> int:
     tail = doid.split(":", 1)[1]
     return int(tail) if tail.isdigit() else 0
-
-
-def oncotree_version(oncotree_json: Path) -> str:
-    """OncoTree release named by the file (oncotree_2025_10_03.json → 2025-10-03)."""
-    stem = oncotree_json.stem.removeprefix("oncotree_")
-    return stem.replace("_", "-").removesuffix(".flat")
