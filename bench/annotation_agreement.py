@@ -33,7 +33,7 @@ def measure(vcf: Path = VCF) -> dict[str, Any]:
     counts: Counter[str] = Counter()
     same: Counter[str] = Counter()
     examples: dict[str, list[str]] = {}
-    for record, variants in iter_variants(str(vcf), build="GRCh38", tumor_sample=None,
+    for record, _, variants in iter_variants(str(vcf), build="GRCh38", tumor_sample=None,
                                           filters=Filters(require_pass=False), reader=reader):
         for variant in variants:
             ours = builtin.annotate(variant)

@@ -10,7 +10,7 @@ from pgx.vcf import Filters, ReadStats, iter_variants, trim_alleles
 
 
 def variants(path: Path, **kw: object) -> list:
-    return [v for _, vs in iter_variants(str(path), build=kw.pop("build", "GRCh38"), **kw) for v in vs]  # type: ignore[arg-type]
+    return [v for _, _, vs in iter_variants(str(path), build=kw.pop("build", "GRCh38"), **kw) for v in vs]  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("pos,ref,alt,expected", [

@@ -29,7 +29,7 @@ def cmd_annotate(args: argparse.Namespace) -> None:
         resources=_resources(args), tumor_sample=args.tumor_sample,
         normal_sample=args.normal_sample,
         filters=Filters(not args.keep_non_pass, args.min_depth, args.min_vaf),
-        reference_fasta=args.reference_fasta, qc_out=args.qc_out,
+        reference_fasta=args.reference_fasta, qc_out=args.qc_out, threads=args.threads,
     )
     print(f"annotated {qc['kept']} of {qc['alleles']} alleles from {qc['records']} records", file=sys.stderr)
 
@@ -236,6 +236,8 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--out-vcf", required=True)
     a.add_argument("--out-tsv", required=True)
     a.add_argument("--qc-out")
+    a.add_argument("--threads", type=int, default=1,
+                   help="worker processes, one contig at a time (needs a .tbi index beside the VCF)")
     a.set_defaults(func=cmd_annotate)
 
     val = sub.add_parser("validate", help="check an input VCF")

@@ -12,3 +12,7 @@ class PgxInputError(Exception):
         self.problem = problem
         where = f"{path}: {record}" if record else path
         super().__init__(f"{where}: {problem}")
+
+    def __reduce__(self) -> tuple[type[PgxInputError], tuple[str, str, str | None]]:
+        # Crosses process boundaries (annotation workers) intact.
+        return (PgxInputError, (self.path, self.problem, self.record))

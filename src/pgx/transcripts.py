@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import bisect
 import functools
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pgx.outputs import read_tsv
 from pgx.vcf import bare_contig
@@ -46,8 +45,7 @@ def reverse_complement(seq: str) -> str:
     return seq.upper().translate(_COMPLEMENT)[::-1]
 
 
-@dataclass(frozen=True, slots=True)
-class CodingPosition:
+class CodingPosition(NamedTuple):
     """Where a genomic base sits on a transcript."""
 
     region: str  # cds, utr5, utr3, intron
@@ -73,32 +71,42 @@ class Transcript:
     cds_end: int
     exons: tuple[tuple[int, int], ...]  # genomic order
 
-    @cached_property
-    def exons_in_order(self) -> tuple[tuple[int, int], ...]:
-        return self.exons if self.strand == "+" else tuple(reversed(self.exons))
-
-    @cached_property
-    def _cumulative(self) -> tuple[int, ...]:
+    def __post_init__(self) -> None:
+        # Derived once: locate() runs for every variant inside a transcript of a whole genome.
+        ordered = self.exons if self.strand == "+" else tuple(reversed(self.exons))
         sums = [0]
-        for start, end in self.exons_in_order:
+        for start, end in ordered:
             sums.append(sums[-1] + end - start)
-        return tuple(sums)
-
-    def _n_of(self, g: int) -> tuple[int, int] | None:
-        """Transcript (n.) position of genomic 1-based g and its exon number, if exonic."""
-        for k, (start, end) in enumerate(self.exons_in_order):
-            if start < g <= end:
-                offset = (g - 1 - start) if self.strand == "+" else (end - g)
-                return self._cumulative[k] + offset + 1, k + 1
-        return None
-
-    @cached_property
-    def _cds_n(self) -> tuple[int, int]:
+        object.__setattr__(self, "exons_in_order", ordered)
+        object.__setattr__(self, "_cumulative", tuple(sums))
+        object.__setattr__(self, "_starts", [start for start, _ in self.exons])
         first = self.cds_start + 1 if self.strand == "+" else self.cds_end
         last = self.cds_end if self.strand == "+" else self.cds_start + 1
         a, b = self._n_of(first), self._n_of(last)
         assert a is not None and b is not None, self.transcript
-        return a[0], b[0]
+        object.__setattr__(self, "_cds_n", (a[0], b[0]))
+
+    exons_in_order: tuple[tuple[int, int], ...] = field(init=False, repr=False, compare=False)
+    _cumulative: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _starts: list[int] = field(init=False, repr=False, compare=False)
+    _cds_n: tuple[int, int] = field(init=False, repr=False, compare=False)
+
+    def _exon_at(self, g: int) -> int:
+        """Index (genomic order) of the last exon starting before genomic 1-based g, or -1."""
+        return bisect.bisect_left(self._starts, g) - 1
+
+    def _n_of(self, g: int) -> tuple[int, int] | None:
+        """Transcript (n.) position of genomic 1-based g and its exon number, if exonic."""
+        k = self._exon_at(g)
+        if k < 0:
+            return None
+        start, end = self.exons[k]
+        if g > end:
+            return None
+        n_exons = len(self.exons)
+        order = k if self.strand == "+" else n_exons - 1 - k
+        offset = (g - 1 - start) if self.strand == "+" else (end - g)
+        return self._cumulative[order] + offset + 1, order + 1
 
     def _c_text(self, n: int) -> tuple[str, str, int | None]:
         first, last = self._cds_n
@@ -117,28 +125,28 @@ class Transcript:
             n, exon = hit
             text, region, cds = self._c_text(n)
             return CodingPosition(region, text, cds, exon, None, None, None)
-        ordered = self.exons_in_order
-        for k in range(len(ordered) - 1):
-            a_start, a_end = ordered[k]
-            b_start, b_end = ordered[k + 1]
-            if self.strand == "+" and a_end < g <= b_start:
-                d_up, d_down = g - a_end, b_start + 1 - g
-                up_g, down_g = a_end, b_start + 1
-            elif self.strand == "-" and b_end < g <= a_start:
-                d_up, d_down = a_start + 1 - g, g - b_end
-                up_g, down_g = a_start + 1, b_end
-            else:
-                continue
-            if d_up <= d_down:
-                anchor = self._n_of(up_g)
-                assert anchor is not None
-                text = f"{self._c_text(anchor[0])[0]}+{d_up}"
-                return CodingPosition("intron", text, None, None, k + 1, d_up, "donor")
-            anchor = self._n_of(down_g)
+        # In the intron between exons k and k + 1 (genomic order).
+        k = self._exon_at(g)
+        if k < 0 or k + 1 >= len(self.exons):
+            return None
+        left_end, right_start = self.exons[k][1], self.exons[k + 1][0]
+        if self.strand == "+":
+            intron = k + 1
+            d_up, d_down = g - left_end, right_start + 1 - g
+            up_g, down_g = left_end, right_start + 1
+        else:
+            intron = len(self.exons) - 1 - k
+            d_up, d_down = right_start + 1 - g, g - left_end
+            up_g, down_g = right_start + 1, left_end
+        if d_up <= d_down:
+            anchor = self._n_of(up_g)
             assert anchor is not None
-            text = f"{self._c_text(anchor[0])[0]}-{d_down}"
-            return CodingPosition("intron", text, None, None, k + 1, d_down, "acceptor")
-        return None
+            text = f"{self._c_text(anchor[0])[0]}+{d_up}"
+            return CodingPosition("intron", text, None, None, intron, d_up, "donor")
+        anchor = self._n_of(down_g)
+        assert anchor is not None
+        text = f"{self._c_text(anchor[0])[0]}-{d_down}"
+        return CodingPosition("intron", text, None, None, intron, d_down, "acceptor")
 
     def genomic_of_cds(self, cds: int) -> int | None:
         """Genomic 1-based position of CDS base `cds` (1-based)."""
@@ -164,13 +172,33 @@ class TranscriptIndex:
         }
         self.by_gene = {t.gene: t for t in transcripts}
         self.codons = codons
+        # Where any transcript lies (merged spans, 0-based starts): most of a genome is outside
+        # every transcript, and this answers that with one bisection.
+        self._covered: dict[str, tuple[list[int], list[int]]] = {}
+        for c, txs in self._by_chrom.items():
+            starts: list[int] = []
+            ends: list[int] = []
+            for t in txs:
+                if starts and t.tx_start <= ends[-1]:
+                    ends[-1] = max(ends[-1], t.tx_end)
+                else:
+                    starts.append(t.tx_start)
+                    ends.append(t.tx_end)
+            self._covered[c] = (starts, ends)
+            self._covered["chr" + c] = (starts, ends)
 
     def overlapping(self, chrom: str, start: int, end: int) -> list[Transcript]:
         """Transcripts overlapping genomic 1-based [start, end]."""
-        chrom = bare_contig(chrom)
-        txs = self._by_chrom.get(chrom)
-        if not txs:
+        covered = self._covered.get(chrom)
+        if covered is None:
+            covered = self._covered.get(bare_contig(chrom))
+            if covered is None:
+                return []
+        i = bisect.bisect_left(covered[0], end) - 1
+        if i < 0 or covered[1][i] < start:
             return []
+        chrom = bare_contig(chrom)
+        txs = self._by_chrom[chrom]
         starts = self._starts[chrom]
         lo = bisect.bisect_left(starts, start - self._max_span[chrom] - 1)
         hi = bisect.bisect_right(starts, end)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cyvcf2 import VCF
 
@@ -36,9 +36,11 @@ def bare_contig(name: str) -> str:
     return name[3:] if name.lower().startswith("chr") else name
 
 
-@dataclass(frozen=True, slots=True)
-class Variant:
-    """One ALT allele of a VCF record, normalised. `pos` is 1-based, as in VCF."""
+class Variant(NamedTuple):
+    """One ALT allele of a VCF record, normalised. `pos` is 1-based, as in VCF.
+
+    A named tuple, not a frozen dataclass: one is built per allele of every record, and a frozen
+    dataclass takes five times longer to construct."""
 
     chrom: str
     pos: int
@@ -54,7 +56,7 @@ class Variant:
 
     @property
     def key(self) -> str:
-        return f"{bare_contig(self.chrom)}_{self.pos}_{self.ref}_{self.alt}"
+        return variant_key(self.chrom, self.pos, self.ref, self.alt)
 
     @property
     def is_snv(self) -> bool:
@@ -71,6 +73,11 @@ class Variant:
         return "delins"
 
 
+def variant_key(chrom: str, pos: int, ref: str, alt: str) -> str:
+    """The build-independent spelling of an allele used to join tables: '7_140753336_A_T'."""
+    return f"{bare_contig(chrom)}_{pos}_{ref}_{alt}"
+
+
 @dataclass(slots=True)
 class ReadStats:
     """What reading removed or could not use, for the QC table."""
@@ -84,6 +91,16 @@ class ReadStats:
 
     def remove(self, reason: str) -> None:
         self.removed[reason] = self.removed.get(reason, 0) + 1
+
+    def add(self, other: ReadStats) -> None:
+        """Fold in the counts of another part of the same file."""
+        self.records += other.records
+        self.alleles += other.alleles
+        self.kept += other.kept
+        for counts, more in ((self.removed, other.removed), (self.depth_sources, other.depth_sources)):
+            for key, n in more.items():
+                counts[key] = counts.get(key, 0) + n
+        self.left_aligned = self.left_aligned or other.left_aligned
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,99 +224,102 @@ def _fasta_contig(fasta: Any, chrom: str) -> str | None:
     return None
 
 
-def depth_and_vaf(record: Any, sample: int | None, alt_index: int) -> tuple[int | None, float | None, str]:
+class _FormatLayout(NamedTuple):
+    """Where GT, AD and DP sit in one FORMAT string, and every key's position."""
+
+    keys: dict[str, int]
+    gt: int
+    ad: int
+    dp: int
+
+    @classmethod
+    def of(cls, format_text: str) -> _FormatLayout:
+        keys = {k: i for i, k in enumerate(format_text.split(":"))}
+        return cls(keys, keys.get("GT", -1), keys.get("AD", -1), keys.get("DP", -1))
+
+
+def _fields(layout: _FormatLayout, values: list[str]) -> dict[str, str]:
+    return {k: values[i] for k, i in layout.keys.items() if i < len(values)}
+
+
+def depth_and_vaf(fields: dict[str, str] | None, info: str, ref: str, alt: str,
+                  alt_index: int) -> tuple[int | None, float | None, str]:
     """Depth and allele fraction from whatever the caller wrote, and which tags gave them.
 
-    Order: FORMAT AD (+DP), FORMAT AF/VAF, Strelka tier-1 counts, INFO TVAF/TDP, INFO AF/DP.
+    `fields` is the tumor sample's FORMAT values (text, as htslib formats them), `info` the
+    record's INFO text, `ref`/`alt` the record's alleles as written. Order: FORMAT AD (+DP),
+    FORMAT AF/VAF, Strelka tier-1 counts, INFO TVAF/TDP, FORMAT DP.
     """
-    if sample is not None:
-        ad = _format_array(record, "AD", sample)
+    if fields is not None:
+        ad = _numbers(fields.get("AD"))
         if ad is not None and len(ad) > alt_index + 1 and all(x >= 0 for x in ad):
             total = int(sum(ad))
-            dp = _format_scalar(record, "DP", sample)
+            dp = _first(fields.get("DP"))
             depth = int(dp) if dp is not None and dp >= total else total
             vaf = ad[alt_index + 1] / total if total > 0 else None
             return depth, vaf, "FORMAT/AD"
-        af = _format_array(record, "AF", sample) or _format_array(record, "VAF", sample)
-        dp = _format_scalar(record, "DP", sample)
+        af = _numbers(fields.get("AF")) or _numbers(fields.get("VAF"))
+        dp = _first(fields.get("DP"))
         if af is not None and len(af) > alt_index:
-            return (int(dp) if dp is not None else None), float(af[alt_index]), "FORMAT/AF"
-        strelka = _strelka(record, sample, alt_index)
+            return (int(dp) if dp is not None else None), af[alt_index], "FORMAT/AF"
+        strelka = _strelka(fields, ref, alt)
         if strelka is not None:
             return strelka[0], strelka[1], "FORMAT/Strelka-tier1"
-    tvaf = _info_float(record, "TVAF")
-    tdp = _info_float(record, "TDP")
-    if tvaf is not None or tdp is not None:
-        return (int(tdp) if tdp is not None else None), tvaf, "INFO/TVAF,TDP"
-    if sample is not None:
-        dp = _format_scalar(record, "DP", sample)
+    if "TVAF=" in info or "TDP=" in info:
+        tvaf = _first(_info_text(info, "TVAF"))
+        tdp = _first(_info_text(info, "TDP"))
+        if tvaf is not None or tdp is not None:
+            return (int(tdp) if tdp is not None else None), tvaf, "INFO/TVAF,TDP"
+    if fields is not None:
+        dp = _first(fields.get("DP"))
         if dp is not None:
             return int(dp), None, "FORMAT/DP"
     return None, None, "none"
 
 
-def _format_array(record: Any, tag: str, sample: int) -> list[float] | None:
+def _numbers(text: str | None) -> list[float] | None:
+    """'12,5' → [12.0, 5.0]; None when absent or any value is missing ('.') or not a number."""
+    if not text:
+        return None
     try:
-        values = record.format(tag)
-    except Exception:
+        values = [float(x) for x in text.split(",")]
+    except ValueError:
         return None
-    if values is None:
+    if any(math.isnan(x) or math.isinf(x) for x in values):
         return None
-    row = [float(x) for x in values[sample]]
-    if not row or any(math.isnan(x) for x in row):
-        return None
-    # cyvcf2 pads missing integer values with a large negative sentinel.
-    if any(x < -(2**30) for x in row):
-        return None
-    return row
+    return values
 
 
-def _format_scalar(record: Any, tag: str, sample: int) -> float | None:
-    row = _format_array(record, tag, sample)
-    return row[0] if row else None
+def _first(text: str | None) -> float | None:
+    values = _numbers(text)
+    return values[0] if values else None
 
 
-def _info_float(record: Any, tag: str) -> float | None:
-    try:
-        value = record.INFO.get(tag)
-    except Exception:
-        return None
-    if value is None:
-        return None
-    if isinstance(value, tuple):
-        value = value[0]
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+def _info_text(info: str, key: str) -> str | None:
+    prefix = key + "="
+    for item in info.split(";"):
+        if item.startswith(prefix):
+            return item[len(prefix):]
+    return None
 
 
-def _strelka(record: Any, sample: int, alt_index: int) -> tuple[int, float | None] | None:
-    ref, alts = record.REF, record.ALT
-    if len(ref) == 1 and len(alts[alt_index]) == 1:
+def _strelka(fields: dict[str, str], ref: str, alt: str) -> tuple[int, float | None] | None:
+    if len(ref) == 1 and len(alt) == 1:
         counts = {}
         for base in "ACGT":
-            row = _format_array(record, f"{base}U", sample)
-            if row is None:
+            tier1 = _first(fields.get(f"{base}U"))
+            if tier1 is None:
                 return None
-            counts[base] = row[0]
+            counts[base] = tier1
         total = sum(counts.values())
-        alt_count = counts.get(alts[alt_index].upper(), 0.0)
+        alt_count = counts.get(alt.upper(), 0.0)
         return int(total), (alt_count / total if total else None)
-    tar = _format_array(record, "TAR", sample)
-    tir = _format_array(record, "TIR", sample)
+    tar = _first(fields.get("TAR"))
+    tir = _first(fields.get("TIR"))
     if tar is None or tir is None:
         return None
-    total = tar[0] + tir[0]
-    return int(total), (tir[0] / total if total else None)
-
-
-def genotype_string(record: Any, sample: int | None) -> str | None:
-    if sample is None or "GT" not in record.FORMAT:
-        return None
-    gt = record.genotypes[sample]
-    alleles = ["." if a < 0 else str(a) for a in gt[:-1]]
-    return ("|" if gt[-1] else "/").join(alleles)
+    total = tar + tir
+    return int(total), (tir / total if total else None)
 
 
 def checked_records(vcf: VCF, path: str) -> Iterator[Any]:
@@ -324,19 +344,21 @@ def has_index(path: str) -> bool:
 
 
 def _region_records(vcf: VCF, path: str, regions: list[str]) -> Iterator[Any]:
-    """Records in the regions, each once even where regions overlap."""
+    """Records in the regions (sorted), each once even where consecutive regions overlap."""
     import warnings
 
-    seen: set[tuple[str, int, str, str]] = set()
+    last_end: tuple[str, int] = ("", -1)
     for region in regions:
+        contig, _, span = region.partition(":")
+        end = int(span.split("-")[1]) if "-" in span else 2**62
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # cyvcf2 warns on a contig with no records
-            records = checked_records(vcf(region), path)
-            for record in records:
-                key = (record.CHROM, record.POS, record.REF, ",".join(record.ALT))
-                if key not in seen:
-                    seen.add(key)
-                    yield record
+            for record in checked_records(vcf(region), path):
+                # A record starting inside the previous region was yielded there.
+                if record.CHROM == last_end[0] and record.POS <= last_end[1]:
+                    continue
+                yield record
+        last_end = (contig, end)
 
 
 def iter_variants(
@@ -350,13 +372,18 @@ def iter_variants(
     stats: ReadStats | None = None,
     reader: VCF | None = None,
     regions: list[str] | None = None,
-) -> Iterator[tuple[Any, list[Variant]]]:
-    """Stream records; for each, the variants (one per usable ALT) that pass the filters.
+) -> Iterator[tuple[Any, list[str], list[Variant]]]:
+    """Stream records; for each, its VCF line split into columns (as htslib formats it) and
+    the variants (one per usable ALT) that pass the filters.
 
     Records whose every allele is removed still come through (with an empty list) so a writer
     can keep them; the reasons are counted in `stats`. `reader` is an already open VCF of
-    `path` (a writer that adds header lines passes its own). `regions` ('chr1:100-200', sorted)
-    reads only those stretches through the file's index.
+    `path` (a writer that adds header lines passes its own). `regions` ('chr1:100-200' or
+    'chr1', sorted) reads only those stretches through the file's index.
+
+    Sample fields are read from the record's text rather than through cyvcf2's numpy accessors:
+    one `str(record)` costs less than a single `record.format(...)` call, and the writer needs
+    the text anyway.
     """
     stats = stats if stats is not None else ReadStats()
     vcf = reader if reader is not None else open_vcf(path)
@@ -368,71 +395,108 @@ def iter_variants(
 
         fasta = pysam.FastaFile(reference_fasta)
         stats.left_aligned = True
-    seen: set[str] = set()
+    layouts: dict[str, _FormatLayout] = {}  # most files use one or two FORMAT strings
+    removed = stats.remove
+    depth_sources = stats.depth_sources
+    require_pass, min_depth, min_vaf = filters.require_pass, filters.min_depth, filters.min_vaf
+    seen: set[tuple[int, str, str]] = set()
     here: tuple[str, int] = ("", -1)
     record_index = 0
     for record in checked_records(vcf, path) if regions is None else _region_records(vcf, path, regions):
         record_index += 1
         stats.records += 1
-        if (record.CHROM, record.POS) != here:
+        try:
+            columns = str(record)[:-1].split("\t")
+        except UnicodeDecodeError:
+            raise PgxInputError(path, "record is not valid UTF-8 text",
+                                record=f"{record.CHROM}:{record.POS}") from None
+        chrom, pos = columns[0], record.POS
+        if (chrom, pos) != here:
             # Duplicates sit together in a sorted VCF: remember only this position's alleles.
-            here = (record.CHROM, record.POS)
+            here = (chrom, pos)
             seen.clear()
         variants: list[Variant] = []
-        filter_value = record.FILTER or "PASS"
-        if not record.ALT:
-            stats.remove("no ALT allele (reference call)")
-            yield record, variants
+        if columns[4] == ".":
+            removed("no ALT allele (reference call)")
+            yield record, columns, variants
             continue
-        for alt_index, alt in enumerate(record.ALT):
+        alts = columns[4].split(",")
+        filter_value = columns[6] if columns[6] != "." else "PASS"
+        values: list[str] | None = None
+        layout: _FormatLayout | None = None
+        genotype = None
+        counts: list[int] | None = None  # FORMAT/AD when every count is written
+        dp_text = None
+        if sample is not None and len(columns) > 9 + sample:
+            layout = layouts.get(columns[8])
+            if layout is None:
+                layout = layouts[columns[8]] = _FormatLayout.of(columns[8])
+            values = columns[9 + sample].split(":")
+            n_values = len(values)
+            if 0 <= layout.gt < n_values:
+                genotype = values[layout.gt]
+            if 0 <= layout.dp < n_values:
+                dp_text = values[layout.dp]
+            if 0 <= layout.ad < n_values:
+                ad_parts = values[layout.ad].split(",")
+                if all(x.isdigit() for x in ad_parts):
+                    counts = [int(x) for x in ad_parts]
+        raw_ref = columns[3]
+        ref = raw_ref.upper()
+        for alt_index, raw_alt in enumerate(alts):
             stats.alleles += 1
-            ref = record.REF.upper()
-            alt = alt.upper()
+            alt = raw_alt.upper()
             if alt in ("*", ".", "<*>", "<NON_REF>"):
-                stats.remove("placeholder ALT (*, <NON_REF>)")
+                removed("placeholder ALT (*, <NON_REF>)")
                 continue
-            if not (set(ref) <= NUCLEOTIDES and set(alt) <= NUCLEOTIDES):
-                stats.remove("symbolic or breakend ALT (not annotated)")
+            if not (NUCLEOTIDES.issuperset(ref) and NUCLEOTIDES.issuperset(alt)):
+                removed("symbolic or breakend ALT (not annotated)")
                 continue
             if ref == alt:
-                stats.remove("ALT equals REF")
+                removed("ALT equals REF")
                 continue
-            pos, nref, nalt = trim_alleles(record.POS, ref, alt)
-            if fasta is not None:
-                pos, nref, nalt = left_align(record.CHROM, pos, nref, nalt, fasta)
-            depth, vaf, source = depth_and_vaf(record, sample, alt_index)
-            stats.depth_sources[source] = stats.depth_sources.get(source, 0) + 1
-            variant = Variant(
-                chrom=record.CHROM,
-                pos=pos,
-                ref=nref,
-                alt=nalt,
-                record_index=record_index,
-                alt_index=alt_index,
-                filter=filter_value,
-                depth=depth,
-                vaf=vaf,
-                depth_source=source,
-                genotype=genotype_string(record, sample),
-            )
-            if variant.key in seen:
-                stats.remove("duplicate record (same normalised allele seen before)")
+            if len(ref) == 1 and len(alt) == 1:
+                npos, nref, nalt = pos, ref, alt
+            else:
+                npos, nref, nalt = trim_alleles(pos, ref, alt)
+                if fasta is not None:
+                    npos, nref, nalt = left_align(chrom, npos, nref, nalt, fasta)
+            if counts is not None and len(counts) > alt_index + 1:
+                # The common case, read without building the sample's field table.
+                total = sum(counts)
+                dp = int(dp_text) if dp_text is not None and dp_text.isdigit() else None
+                depth: int | None = dp if dp is not None and dp >= total else total
+                vaf = counts[alt_index + 1] / total if total > 0 else None
+                source = "FORMAT/AD"
+            else:
+                fields = _fields(layout, values) if layout is not None and values is not None else None
+                depth, vaf, source = depth_and_vaf(fields, columns[7], raw_ref, raw_alt, alt_index)
+            depth_sources[source] = depth_sources.get(source, 0) + 1
+            if (npos, nref, nalt) in seen:
+                removed("duplicate record (same normalised allele seen before)")
                 continue
-            seen.add(variant.key)
-            if filters.require_pass and filter_value != "PASS":
-                stats.remove(f"FILTER not PASS ({filter_value})")
+            seen.add((npos, nref, nalt))
+            if require_pass and filter_value != "PASS":
+                removed(f"FILTER not PASS ({filter_value})")
                 continue
-            if filters.min_depth and depth is not None and depth < filters.min_depth:
-                stats.remove(f"depth below {filters.min_depth}")
+            if min_depth and depth is not None and depth < min_depth:
+                removed(f"depth below {min_depth}")
                 continue
-            if filters.min_vaf and vaf is not None and vaf < filters.min_vaf:
-                stats.remove(f"allele fraction below {filters.min_vaf}")
+            if min_vaf and vaf is not None and vaf < min_vaf:
+                removed(f"allele fraction below {min_vaf}")
                 continue
-            if sample is not None and variant.genotype is not None:
-                called = [a for a in variant.genotype.replace("|", "/").split("/") if a != "."]
-                if called and all(a == "0" for a in called):
-                    stats.remove("sample genotype is reference (0/0)")
-                    continue
-            variants.append(variant)
+            if genotype is not None and genotype not in _NOT_REFERENCE and _is_reference_call(genotype):
+                removed("sample genotype is reference (0/0)")
+                continue
+            variants.append(Variant(chrom, npos, nref, nalt, record_index, alt_index, filter_value,
+                                    depth, vaf, source, genotype))
             stats.kept += 1
-        yield record, variants
+        yield record, columns, variants
+
+
+_NOT_REFERENCE = frozenset({"0/1", "0|1", "1|0", "1/1", "1|1", "1", "1/2", "1|2"})
+
+
+def _is_reference_call(genotype: str) -> bool:
+    called = [a for a in genotype.replace("|", "/").split("/") if a != "."]
+    return bool(called) and all(a == "0" for a in called)
