@@ -14,4 +14,5 @@ run_step(s, ["--resources", s.params.resources, "annotate", "--vcf", s.input.vcf
              "--min-depth", str(f["min_depth"]), "--min-vaf", str(f["min_vaf"]),
              *optional("--keep-non-pass", not f["require_pass"]),
              *optional("--reference-fasta", s.params.reference_fasta),
+             "--threads", str(s.threads),
              "--out-vcf", s.output.vcf, "--out-tsv", s.output.variants, "--qc-out", s.output.qc])

@@ -322,21 +322,43 @@ def _strelka(fields: dict[str, str], ref: str, alt: str) -> tuple[int, float | N
     return int(total), (tir / total if total else None)
 
 
-def checked_records(vcf: VCF, path: str) -> Iterator[Any]:
-    """The records of an open VCF; a record htslib cannot parse becomes one error naming the
-    file line."""
+def checked_records(vcf: VCF, path: str, region: str | None = None) -> Iterator[Any]:
+    """The records of an open VCF (or of `region` of it); a record htslib cannot parse becomes
+    one error naming the file line."""
     n = 0
-    iterator = iter(vcf)
+    iterator = iter(vcf if region is None else vcf(region))
     while True:
         try:
             record = next(iterator)
         except StopIteration:
             return
         except Exception as exc:
-            line = len(vcf.raw_header.splitlines()) + n + 1
-            raise PgxInputError(path, f"unreadable record ({_short(exc)})", record=f"line {line}") from None
+            where = f"record {n + 1} of region {region}" if region else _line_of_record(path, n + 1)
+            raise PgxInputError(path, f"unreadable record ({_short(exc)})", record=where) from None
         n += 1
         yield record
+
+
+def _line_of_record(path: str, number: int) -> str:
+    """'line N' of the `number`th record in the file as written (the reader's header may have
+    grown since), or 'record N' where lines mean nothing (BCF)."""
+    import gzip
+
+    try:
+        with open(path, "rb") as handle:
+            compressed = handle.read(2) == b"\x1f\x8b"
+        with (gzip.open(path, "rt", encoding="utf-8", errors="replace") if compressed
+              else open(path, encoding="utf-8", errors="replace")) as text:
+            header = 0
+            for line in text:
+                if header == 0 and line.startswith("BCF"):
+                    return f"record {number}"
+                if not line.startswith("#"):
+                    break
+                header += 1
+    except (OSError, EOFError):
+        return f"record {number}"
+    return f"line {header + number}"
 
 
 def has_index(path: str) -> bool:
@@ -353,7 +375,7 @@ def _region_records(vcf: VCF, path: str, regions: list[str]) -> Iterator[Any]:
         end = int(span.split("-")[1]) if "-" in span else 2**62
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # cyvcf2 warns on a contig with no records
-            for record in checked_records(vcf(region), path):
+            for record in checked_records(vcf, path, region):
                 # A record starting inside the previous region was yielded there.
                 if record.CHROM == last_end[0] and record.POS <= last_end[1]:
                     continue

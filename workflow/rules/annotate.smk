@@ -19,6 +19,9 @@ rule annotate:
         filters=config["filters"],
         reference_fasta=config.get("reference_fasta", ""),
         resources=str(RESOURCES),
+    # Contigs of a tabix-indexed tumor VCF are annotated in this many processes (same bytes
+    # as one); an unindexed VCF uses one. Override with --set-threads annotate=N.
+    threads: 2
     log:
         "logs/{patient}/annotate.log",
     benchmark:
