@@ -825,6 +825,11 @@ def _annotate_contig(contig: str, out_vcf: str, out_tsv: str) -> _PassResult:
 
     job = _WORKER_JOB
     assert job is not None
+    if job.reference_fasta and isinstance(job.builtin, BuiltinAnnotator):
+        import pysam
+
+        # A forked FASTA handle shares its file offset with the other processes: open our own.
+        job = dataclasses.replace(job, builtin=BuiltinAnnotator(job.builtin.index, pysam.FastaFile(job.reference_fasta)))
     reader = _reader_with_our_header(job)
     header = reader.raw_header
     result = _PassResult(ReadStats(), {}, {})

@@ -19,9 +19,9 @@ rule annotate:
         filters=config["filters"],
         reference_fasta=config.get("reference_fasta", ""),
         resources=str(RESOURCES),
-    # Contigs of a tabix-indexed tumor VCF are annotated in this many processes (same bytes
-    # as one); an unindexed VCF uses one. Override with --set-threads annotate=N.
-    threads: 2
+    # One: a cohort fills the cores with patients. For a few whole-genome VCFs with a .tbi,
+    # --set-threads annotate=N annotates N contigs at a time (same output bytes).
+    threads: 1
     log:
         "logs/{patient}/annotate.log",
     benchmark:
