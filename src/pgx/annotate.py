@@ -23,7 +23,7 @@ from pgx.transcripts import (
     TranscriptIndex,
     reverse_complement,
 )
-from pgx.vcf import Variant, bare_contig
+from pgx.vcf import Variant
 
 # Most severe first (Ensembl VEP's order, trimmed to what we emit or read).
 SEVERITY = [
@@ -309,9 +309,6 @@ def _with_note(annotation: Annotation, note: str) -> Annotation:
 
 _INTERGENIC = Annotation(None, None, None, "intergenic_variant", None, None, None, None, None, "builtin",
                          "outside every MANE Select transcript")
-
-
-_INTERGENIC_CELLS = "\t\t\t\tintergenic_variant" + "\t" * 11 + "builtin\toutside every MANE Select transcript"
 
 
 class BuiltinAnnotator:
@@ -619,7 +616,7 @@ def annotate_vcf(
         preferred=load_preferred_transcripts(resources / "kb/civic/variants.tsv"), kb_label=label,
         table_head=_table_head([f"pgx {__version__}", f"knowledge base: {label}",
                                 f"input: {Path(vcf_path).name}", f"build: {build}"]),
-        undeclared={"FILTER": (), "INFO": (), "FORMAT": (), "contig": ()})
+        undeclared={kind: () for kind in _TAG_KINDS})
     with atomic_path(out_vcf, suffix=".vcf.gz") as tmp_vcf, atomic_path(out_vcf + ".tbi") as tmp_tbi, \
             atomic_path(out_tsv) as tmp_tsv:
         while True:
@@ -721,13 +718,18 @@ def _reader_with_our_header(job: _AnnotateJob) -> Any:
     return reader
 
 
-_DECLARED = re.compile(r"^##(FILTER|INFO|FORMAT|contig)=<ID=([^,>]+)", re.M)
+_TAG_KINDS = ("FILTER", "INFO", "FORMAT", "contig")
+_DECLARED = re.compile(rf"^##({'|'.join(_TAG_KINDS)})=<ID=([^,>]+)", re.M)
+
+
+def _no_tags() -> dict[str, set[str]]:
+    return {kind: set() for kind in _TAG_KINDS}
 
 
 def _declared_while_reading(before: str, after: str) -> dict[str, set[str]]:
     """Tags htslib declared on its own ('Dummy') while reading records that used them."""
     known = set(_DECLARED.findall(before))
-    found: dict[str, set[str]] = {"FILTER": set(), "INFO": set(), "FORMAT": set(), "contig": set()}
+    found = _no_tags()
     for kind, tag in _DECLARED.findall(after):
         if (kind, tag) not in known:
             found[kind].add(tag)
@@ -735,17 +737,24 @@ def _declared_while_reading(before: str, after: str) -> dict[str, set[str]]:
 
 
 def _annotate_in_one_pass(job: _AnnotateJob, out_vcf: str, out_tsv: str) -> _PassResult:
+    return _annotate_part(job, None, out_vcf, out_tsv)
+
+
+def _annotate_part(job: _AnnotateJob, contig: str | None, out_vcf: str, out_tsv: str) -> _PassResult:
+    """The whole file (`contig` None: with header lines and the end-of-file block), or one
+    contig as a part to be joined (neither)."""
     from pgx.outputs import BgzfWriter
     from pgx.vcf import ReadStats
 
     reader = _reader_with_our_header(job)
     header = reader.raw_header
-    result = _PassResult(ReadStats(), {}, {})
-    with BgzfWriter(out_vcf) as writer, open(out_tsv, "w", encoding="utf-8") as table:
-        writer.write(header)
-        writer.end_block()
-        table.write(job.table_head)
-        _annotate_records(job, reader, None, writer, table, result)
+    result = _PassResult(ReadStats(), {}, _no_tags())
+    with BgzfWriter(out_vcf, eof=contig is None) as writer, open(out_tsv, "w", encoding="utf-8") as table:
+        if contig is None:
+            writer.write(header)
+            writer.end_block()
+            table.write(job.table_head)
+        _annotate_records(job, reader, None if contig is None else [contig], writer, table, result)
     result.undeclared = _declared_while_reading(header, reader.raw_header)
     return result
 
@@ -790,7 +799,7 @@ def _annotate_in_workers(job: _AnnotateJob, contigs: list[str], out_vcf: str, ou
     check_build(reader, job.build, job.vcf_path)
     tumor_sample_index(reader, job.vcf_path, job.tumor_sample, job.normal_sample)
     header = reader.raw_header
-    result = _PassResult(ReadStats(), {}, {"FILTER": set(), "INFO": set(), "FORMAT": set(), "contig": set()})
+    result = _PassResult(ReadStats(), {}, _no_tags())
     with tempfile.TemporaryDirectory(prefix=".pgx-parts-", dir=Path(out_vcf).parent) as parts:
         _WORKER_JOB = job
         try:
@@ -819,10 +828,7 @@ def _annotate_in_workers(job: _AnnotateJob, contigs: list[str], out_vcf: str, ou
 
 
 def _annotate_contig(contig: str, out_vcf: str, out_tsv: str) -> _PassResult:
-    """In a worker process: one contig into a BGZF part (no end-of-file block) and a table part."""
-    from pgx.outputs import BgzfWriter
-    from pgx.vcf import ReadStats
-
+    """In a worker process: one contig into a BGZF part and a table part."""
     job = _WORKER_JOB
     assert job is not None
     if job.reference_fasta and isinstance(job.builtin, BuiltinAnnotator):
@@ -830,13 +836,7 @@ def _annotate_contig(contig: str, out_vcf: str, out_tsv: str) -> _PassResult:
 
         # A forked FASTA handle shares its file offset with the other processes: open our own.
         job = dataclasses.replace(job, builtin=BuiltinAnnotator(job.builtin.index, pysam.FastaFile(job.reference_fasta)))
-    reader = _reader_with_our_header(job)
-    header = reader.raw_header
-    result = _PassResult(ReadStats(), {}, {})
-    with BgzfWriter(out_vcf, eof=False) as writer, open(out_tsv, "w", encoding="utf-8") as table:
-        _annotate_records(job, reader, [contig], writer, table, result)
-    result.undeclared = _declared_while_reading(header, reader.raw_header)
-    return result
+    return _annotate_part(job, contig, out_vcf, out_tsv)
 
 
 _NOT_USED = (".", ".", ".", ".", ".", ".", ".", ".", ".", "not_used")
@@ -913,27 +913,11 @@ def _row_text(variant: Variant, annotation: Annotation, record_id: str) -> str:
     """One variants.tsv line; the same text as `cell()` of each `_variant_row` value, built
     directly because it is written for every variant of a whole genome."""
     vaf = variant.vaf
-    head = "\t".join((
+    line = "\t".join((
         variant.chrom, str(variant.pos), "" if record_id == "." else record_id, variant.ref, variant.alt,
-        f"{bare_contig(variant.chrom)}_{variant.pos}_{variant.ref}_{variant.alt}",
-        "SNV" if len(variant.ref) == 1 and len(variant.alt) == 1 else variant.kind,
-        variant.filter, _text(variant.depth),
-        "" if vaf is None else f"{round(vaf, 4):.4g}", variant.depth_source, variant.genotype or ""))
-    if annotation is _INTERGENIC:
-        line = head + _INTERGENIC_CELLS  # most of a genome
-    else:
-        protein = annotation.protein
-        cells = [
-            annotation.gene or "", annotation.transcript or "", annotation.refseq or "",
-            annotation.consequence, annotation.hgvsc or "", annotation.hgvsp or "",
-        ]
-        if protein is None:
-            cells += ["", "", "", "", "", ""]
-        else:
-            cells += [protein.short, protein.ref_aa or "", _text(protein.codon), _text(protein.codon_end),
-                      protein.alt_aa or "", protein.kind]
-        cells += [_text(annotation.exon), _text(annotation.intron), annotation.source, annotation.note]
-        line = head + "\t" + "\t".join(cells)
+        variant.key, variant.kind, variant.filter, _text(variant.depth),
+        "" if vaf is None else f"{round(vaf, 4):.4g}", variant.depth_source, variant.genotype or "",
+        _INTERGENIC_CELLS if annotation is _INTERGENIC else _annotation_cells(annotation)))
     if line.count("\t") != len(VARIANT_COLUMNS) - 1 or "\n" in line or "\r" in line:
         # A value held a tab or line break (possible in CSQ text): clean each cell instead.
         from pgx.outputs import cell
@@ -943,8 +927,27 @@ def _row_text(variant: Variant, annotation: Annotation, record_id: str) -> str:
     return line + "\n"
 
 
+def _annotation_cells(annotation: Annotation) -> str:
+    """The table's columns from `gene` to `annotation_note`, tab-joined."""
+    protein = annotation.protein
+    cells = [
+        annotation.gene or "", annotation.transcript or "", annotation.refseq or "",
+        annotation.consequence, annotation.hgvsc or "", annotation.hgvsp or "",
+    ]
+    if protein is None:
+        cells += ["", "", "", "", "", ""]
+    else:
+        cells += [protein.short, protein.ref_aa or "", _text(protein.codon), _text(protein.codon_end),
+                  protein.alt_aa or "", protein.kind]
+    cells += [_text(annotation.exon), _text(annotation.intron), annotation.source, annotation.note]
+    return "\t".join(cells)
+
+
 def _text(value: int | None) -> str:
     return "" if value is None else str(value)
+
+
+_INTERGENIC_CELLS = _annotation_cells(_INTERGENIC)  # most of a genome
 
 
 def _variant_row(variant: Variant, annotation: Annotation, record_id: str | None) -> dict[str, object]:

@@ -7,7 +7,6 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
 
 
 @contextlib.contextmanager
@@ -51,20 +50,6 @@ def write_tsv_atomic(
     for row in rows:
         lines.append("\t".join([cell(row.get(c)) for c in columns]))
     write_text_atomic(final, "\n".join(lines) + "\n")
-
-
-class TsvWriter:
-    """Rows written as they come (streaming), in the same format as `write_tsv_atomic`."""
-
-    def __init__(self, handle: TextIO, columns: list[str], comments: list[str] | None = None):
-        self._handle = handle
-        self._columns = columns
-        for c in comments or []:
-            handle.write(f"## {c}\n")
-        handle.write("\t".join(columns) + "\n")
-
-    def write(self, row: dict[str, object]) -> None:
-        self._handle.write("\t".join([cell(row.get(c)) for c in self._columns]) + "\n")
 
 
 _BREAKS = str.maketrans({"\t": " ", "\n": " ", "\r": " "})

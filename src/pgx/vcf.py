@@ -253,11 +253,7 @@ def depth_and_vaf(fields: dict[str, str] | None, info: str, ref: str, alt: str,
     if fields is not None:
         ad = _numbers(fields.get("AD"))
         if ad is not None and len(ad) > alt_index + 1 and all(x >= 0 for x in ad):
-            total = int(sum(ad))
-            dp = _first(fields.get("DP"))
-            depth = int(dp) if dp is not None and dp >= total else total
-            vaf = ad[alt_index + 1] / total if total > 0 else None
-            return depth, vaf, "FORMAT/AD"
+            return (*_from_allele_depths(ad, _first(fields.get("DP")), alt_index), "FORMAT/AD")
         af = _numbers(fields.get("AF")) or _numbers(fields.get("VAF"))
         dp = _first(fields.get("DP"))
         if af is not None and len(af) > alt_index:
@@ -275,6 +271,13 @@ def depth_and_vaf(fields: dict[str, str] | None, info: str, ref: str, alt: str,
         if dp is not None:
             return int(dp), None, "FORMAT/DP"
     return None, None, "none"
+
+
+def _from_allele_depths(ad: list[float] | list[int], dp: float | None, alt_index: int) -> tuple[int, float | None]:
+    """Depth (DP when it covers the allele depths, else their sum) and the ALT's fraction."""
+    total = int(sum(ad))
+    depth = int(dp) if dp is not None and dp >= total else total
+    return depth, (ad[alt_index + 1] / total if total > 0 else None)
 
 
 def _numbers(text: str | None) -> list[float] | None:
@@ -485,10 +488,9 @@ def iter_variants(
                     npos, nref, nalt = left_align(chrom, npos, nref, nalt, fasta)
             if counts is not None and len(counts) > alt_index + 1:
                 # The common case, read without building the sample's field table.
-                total = sum(counts)
                 dp = int(dp_text) if dp_text is not None and dp_text.isdigit() else None
-                depth: int | None = dp if dp is not None and dp >= total else total
-                vaf = counts[alt_index + 1] / total if total > 0 else None
+                depth: int | None
+                depth, vaf = _from_allele_depths(counts, dp, alt_index)
                 source = "FORMAT/AD"
             else:
                 fields = _fields(layout, values) if layout is not None and values is not None else None
