@@ -21,6 +21,10 @@ def _resources(args: argparse.Namespace) -> Path:
 
 
 def cmd_annotate(args: argparse.Namespace) -> None:
+    import os
+
+    # Polars would start a thread per core of the node; a cluster job gets what it asked for.
+    os.environ.setdefault("POLARS_MAX_THREADS", str(max(1, args.threads)))
     from pgx.annotate import annotate_vcf
     from pgx.vcf import Filters
 

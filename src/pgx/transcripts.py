@@ -91,6 +91,11 @@ class Transcript:
     _starts: list[int] = field(init=False, repr=False, compare=False)
     _cds_n: tuple[int, int] = field(init=False, repr=False, compare=False)
 
+    @property
+    def coding_bounds(self) -> tuple[int, int]:
+        """Transcript (n.) positions of the first and last coding base."""
+        return self._cds_n
+
     def _exon_at(self, g: int) -> int:
         """Index (genomic order) of the last exon starting before genomic 1-based g, or -1."""
         return bisect.bisect_left(self._starts, g) - 1
@@ -203,6 +208,10 @@ class TranscriptIndex:
         lo = bisect.bisect_left(starts, start - self._max_span[chrom] - 1)
         hi = bisect.bisect_right(starts, end)
         return [t for t in txs[lo:hi] if t.tx_start < end and t.tx_end >= start]
+
+    def on_contig(self, chrom: str) -> list[Transcript]:
+        """The transcripts of a contig ('chr7' or '7'), by start."""
+        return self._by_chrom.get(bare_contig(chrom), [])
 
     @classmethod
     def load(cls, directory: str | Path) -> TranscriptIndex:

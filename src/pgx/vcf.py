@@ -368,7 +368,7 @@ def has_index(path: str) -> bool:
     return any(Path(path + suffix).exists() for suffix in (".tbi", ".csi"))
 
 
-def _region_records(vcf: VCF, path: str, regions: list[str]) -> Iterator[Any]:
+def region_records(vcf: VCF, path: str, regions: list[str]) -> Iterator[Any]:
     """Records in the regions (sorted), each once even where consecutive regions overlap."""
     import warnings
 
@@ -405,46 +405,73 @@ def iter_variants(
     can keep them; the reasons are counted in `stats`. `reader` is an already open VCF of
     `path` (a writer that adds header lines passes its own). `regions` ('chr1:100-200' or
     'chr1', sorted) reads only those stretches through the file's index.
+    """
+    vcf = reader if reader is not None else open_vcf(path)
+    variants_of = VariantReader(vcf, path, build=build, tumor_sample=tumor_sample,
+                                normal_sample=normal_sample, filters=filters,
+                                reference_fasta=reference_fasta, stats=stats)
+    for record in checked_records(vcf, path) if regions is None else region_records(vcf, path, regions):
+        columns = record_columns(record, path)
+        yield record, columns, variants_of(columns, record.POS)
+
+
+def record_columns(record: Any, path: str) -> list[str]:
+    """The record's line as htslib formats it, split into columns."""
+    try:
+        return str(record)[:-1].split("\t")
+    except UnicodeDecodeError:
+        raise PgxInputError(path, "record is not valid UTF-8 text",
+                            record=f"{record.CHROM}:{record.POS}") from None
+
+
+class VariantReader:
+    """Turns each record's columns, in file order, into the variants that pass the filters.
 
     Sample fields are read from the record's text rather than through cyvcf2's numpy accessors:
     one `str(record)` costs less than a single `record.format(...)` call, and the writer needs
-    the text anyway.
+    the text anyway. It remembers the alleles seen at the current position (duplicates sit
+    together in a sorted VCF) and numbers the records it is given; `skipped` tells it of
+    records read by another lane.
     """
-    stats = stats if stats is not None else ReadStats()
-    vcf = reader if reader is not None else open_vcf(path)
-    check_build(vcf, build, path)
-    sample = tumor_sample_index(vcf, path, tumor_sample, normal_sample)
-    fasta = None
-    if reference_fasta:
-        import pysam
 
-        fasta = pysam.FastaFile(reference_fasta)
-        stats.left_aligned = True
-    layouts: dict[str, _FormatLayout] = {}  # most files use one or two FORMAT strings
-    removed = stats.remove
-    depth_sources = stats.depth_sources
-    require_pass, min_depth, min_vaf = filters.require_pass, filters.min_depth, filters.min_vaf
-    seen: set[tuple[int, str, str]] = set()
-    here: tuple[str, int] = ("", -1)
-    record_index = 0
-    for record in checked_records(vcf, path) if regions is None else _region_records(vcf, path, regions):
-        record_index += 1
+    def __init__(self, vcf: VCF, path: str, *, build: str, tumor_sample: str | None = None,
+                 normal_sample: str | None = None, filters: Filters = Filters(),
+                 reference_fasta: str | None = None, stats: ReadStats | None = None) -> None:
+        self.stats = stats if stats is not None else ReadStats()
+        check_build(vcf, build, path)
+        self.sample = tumor_sample_index(vcf, path, tumor_sample, normal_sample)
+        self.fasta = None
+        if reference_fasta:
+            import pysam
+
+            self.fasta = pysam.FastaFile(reference_fasta)
+            self.stats.left_aligned = True
+        self.filters = filters
+        self._layouts: dict[str, _FormatLayout] = {}  # most files use one or two FORMAT strings
+        self._seen: set[tuple[int, str, str]] = set()
+        self._here: tuple[str, int] = ("", -1)
+        self.record_index = 0
+
+    def skipped(self, records: int) -> None:
+        """`records` were read elsewhere: count them, and forget the current position."""
+        self.record_index += records
+        self._here = ("", -1)
+
+    def __call__(self, columns: list[str], pos: int) -> list[Variant]:
+        stats = self.stats
+        removed = stats.remove
+        self.record_index += 1
+        record_index = self.record_index
         stats.records += 1
-        try:
-            columns = str(record)[:-1].split("\t")
-        except UnicodeDecodeError:
-            raise PgxInputError(path, "record is not valid UTF-8 text",
-                                record=f"{record.CHROM}:{record.POS}") from None
-        chrom, pos = columns[0], record.POS
-        if (chrom, pos) != here:
-            # Duplicates sit together in a sorted VCF: remember only this position's alleles.
-            here = (chrom, pos)
-            seen.clear()
+        chrom = columns[0]
+        if (chrom, pos) != self._here:
+            self._here = (chrom, pos)
+            self._seen.clear()
+        seen = self._seen
         variants: list[Variant] = []
         if columns[4] == ".":
             removed("no ALT allele (reference call)")
-            yield record, columns, variants
-            continue
+            return variants
         alts = columns[4].split(",")
         filter_value = columns[6] if columns[6] != "." else "PASS"
         values: list[str] | None = None
@@ -452,10 +479,11 @@ def iter_variants(
         genotype = None
         counts: list[int] | None = None  # FORMAT/AD when every count is written
         dp_text = None
+        sample = self.sample
         if sample is not None and len(columns) > 9 + sample:
-            layout = layouts.get(columns[8])
+            layout = self._layouts.get(columns[8])
             if layout is None:
-                layout = layouts[columns[8]] = _FormatLayout.of(columns[8])
+                layout = self._layouts[columns[8]] = _FormatLayout.of(columns[8])
             values = columns[9 + sample].split(":")
             n_values = len(values)
             if 0 <= layout.gt < n_values:
@@ -466,6 +494,7 @@ def iter_variants(
                 ad_parts = values[layout.ad].split(",")
                 if all(x.isdigit() for x in ad_parts):
                     counts = [int(x) for x in ad_parts]
+        filters, fasta, depth_sources = self.filters, self.fasta, stats.depth_sources
         raw_ref = columns[3]
         ref = raw_ref.upper()
         for alt_index, raw_alt in enumerate(alts):
@@ -500,25 +529,25 @@ def iter_variants(
                 removed("duplicate record (same normalised allele seen before)")
                 continue
             seen.add((npos, nref, nalt))
-            if require_pass and filter_value != "PASS":
+            if filters.require_pass and filter_value != "PASS":
                 removed(f"FILTER not PASS ({filter_value})")
                 continue
-            if min_depth and depth is not None and depth < min_depth:
-                removed(f"depth below {min_depth}")
+            if filters.min_depth and depth is not None and depth < filters.min_depth:
+                removed(f"depth below {filters.min_depth}")
                 continue
-            if min_vaf and vaf is not None and vaf < min_vaf:
-                removed(f"allele fraction below {min_vaf}")
+            if filters.min_vaf and vaf is not None and vaf < filters.min_vaf:
+                removed(f"allele fraction below {filters.min_vaf}")
                 continue
-            if genotype is not None and genotype not in _NOT_REFERENCE and _is_reference_call(genotype):
+            if genotype is not None and genotype not in NOT_REFERENCE_GENOTYPES and _is_reference_call(genotype):
                 removed("sample genotype is reference (0/0)")
                 continue
             variants.append(Variant(chrom, npos, nref, nalt, record_index, alt_index, filter_value,
                                     depth, vaf, source, genotype))
             stats.kept += 1
-        yield record, columns, variants
+        return variants
 
 
-_NOT_REFERENCE = frozenset({"0/1", "0|1", "1|0", "1/1", "1|1", "1", "1/2", "1|2"})
+NOT_REFERENCE_GENOTYPES = frozenset({"0/1", "0|1", "1|0", "1/1", "1|1", "1", "1/2", "1|2"})
 
 
 def _is_reference_call(genotype: str) -> bool:

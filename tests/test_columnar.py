@@ -1,0 +1,142 @@
+"""The columnar lane against the per-record lane: the same bytes, record for record.
+
+Each case annotates a VCF twice, once as shipped and once with the columnar lane switched off,
+and compares the VCF.gz, its index, the table and the QC. The generated VCF puts records where
+the lane's rules decide: intron bases 1 to 12 and 50 from each exon on both strands, exons,
+transcript edges and between genes, with the sample fields, filters, genotypes and allele-depth
+ties that send a record to one lane or the other.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pysam
+import pytest
+from conftest import DEMO, RESOURCES, SHARED
+
+import pgx.annotate
+from pgx.annotate import annotate_vcf
+from pgx.columnar import ColumnarLane
+from pgx.transcripts import TranscriptIndex
+from pgx.vcf import Filters
+
+CONTIGS = {"chr1": 248956422, "chr7": 159345973, "chr17": 83257441, "chrX": 156040895}
+
+
+def positions_that_matter(contig: str, rng: random.Random) -> list[int]:
+    """Around the introns of some transcripts of each strand: where the lane's rules change."""
+    index = TranscriptIndex.load(RESOURCES / "annotation")
+    chosen = {pos for strand in "+-" for tx in [t for t in index.on_contig(contig) if t.strand == strand][:6]
+              for pos in [tx.tx_start, tx.tx_start + 1, tx.tx_end, tx.tx_end + 1]
+              + [edge + step for start, end in tx.exons for edge in (start + 1, end)
+                 for step in (-50, -12, -9, -8, -3, -2, -1, 0, 1, 2, 3, 8, 9, 12, 50)]}
+    chosen |= {rng.randrange(1, CONTIGS[contig]) for _ in range(300)}  # mostly between genes
+    return sorted(p for p in chosen if p > 0)
+
+
+SAMPLES = [  # FORMAT, the tumor's fields: each shape once in a while
+    ("GT:AD:DP", "0/1:{r},{a}:{d}"), ("GT:AD:DP", "0|1:{r},{a}:."), ("GT:AD:DP", "1/1:{r},{a}:{d}"),
+    ("AD:DP:GT", "{r},{a}:{d}:0/1"), ("GT:AD", "0/1:{r},{a}"), ("AD:DP", "{r},{a}:{d}"),
+    ("GT:AD:DP", "0/0:{r},{a}:{d}"), ("GT:AD:DP", "./.:{r},{a}:{d}"), ("GT:AD:DP", "0/1:{r},.:{d}"),
+    ("GT:AD:DP", "0/1:0,0:{d}"), ("GT:AD:DP", "0/1:31,1:32"), ("GT:DP", "0/1:{d}"), ("GT:AD:DP", "0/1"),
+]
+
+
+def generated_vcf(path: Path) -> Path:
+    rng = random.Random(5)
+    lines = []
+    for contig in CONTIGS:
+        for pos in positions_that_matter(contig, rng):
+            ref = rng.choice("ACGT")
+            alt = rng.choice([b for b in "ACGT" if b != ref])
+            roll = rng.random()
+            if roll < 0.03:
+                alt = f"{alt},{ref}G"  # multi-allelic, with an insertion
+            elif roll < 0.05:
+                ref, alt = ref.lower(), alt.lower()
+            elif roll < 0.07:
+                alt = ref + alt  # insertion
+            layout, sample = SAMPLES[0] if rng.random() < 0.6 else rng.choice(SAMPLES)
+            r, a = rng.randrange(0, 90), rng.randrange(1, 60)
+            sample = sample.format(r=r, a=a, d=r + a + rng.choice([0, 0, 5, -3]))
+            filt = rng.choice(["PASS"] * 8 + [".", "LowQual"])
+            info = "." if rng.random() < 0.8 else "SOMATIC;DP=12"
+            record_id = "." if rng.random() < 0.9 else f"rs{pos}"
+            lines.append(f"{contig}\t{pos}\t{record_id}\t{ref}\t{alt}\t.\t{filt}\t{info}\t{layout}\t.\t{sample}\n")
+            if rng.random() < 0.02:  # the same position again
+                lines.append(lines[-1].replace(f"\t{alt}\t", f"\t{'T' if ref != 'T' else 'C'}\t", 1))
+    header = ("##fileformat=VCFv4.2\n" + "".join(f"##contig=<ID={c},length={n}>\n" for c, n in CONTIGS.items())
+              + '##FILTER=<ID=LowQual,Description="low">\n'
+              '##INFO=<ID=SOMATIC,Number=0,Type=Flag,Description="somatic">\n'
+              '##INFO=<ID=DP,Number=1,Type=Integer,Description="Depth">\n'
+              '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+              '##FORMAT=<ID=AD,Number=R,Type=Integer,Description="Allelic depths">\n'
+              '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">\n'
+              "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tNORMAL_SAMPLE\tTUMOR_SAMPLE\n")
+    plain = path.with_suffix("")
+    plain.write_text(header + "".join(lines), encoding="ascii")
+    pysam.tabix_compress(str(plain), str(path), force=True)
+    return path
+
+
+def both_lanes(vcf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> tuple[dict[str, bytes], int]:
+    """The outputs with and without the columnar lane, which must be equal, and how many
+    records the columnar lane wrote."""
+    taken = 0
+    real_annotate = ColumnarLane.annotate
+
+    def counted(self: ColumnarLane, *args: Any) -> Any:
+        nonlocal taken
+        batch = real_annotate(self, *args)
+        taken += batch.done if batch is not None else 0
+        return batch
+
+    outputs = []
+    for name, lane in (("columnar", True), ("records", False)):
+        with monkeypatch.context() as patch:
+            patch.setattr(ColumnarLane, "annotate", counted)
+            if not lane:
+                patch.setattr(pgx.annotate, "_columnar_lane", lambda *_: None)
+            out = tmp_path / name
+            out.mkdir()
+            annotate_vcf(str(vcf), build="GRCh38", out_vcf=str(out / "a.vcf.gz"), out_tsv=str(out / "v.tsv"),
+                         resources=RESOURCES, qc_out=str(out / "qc.json"), **kw)
+            outputs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
+    assert outputs[0].keys() == outputs[1].keys()
+    for name in outputs[0]:
+        assert outputs[0][name] == outputs[1][name], name
+    return outputs[0], taken
+
+
+@pytest.mark.parametrize("filters", [Filters(), Filters(require_pass=False, min_depth=20, min_vaf=0.1)],
+                         ids=["default-filters", "depth-and-vaf-filters"])
+def test_both_lanes_write_the_same_bytes_where_the_rules_change(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, filters: Filters) -> None:
+    vcf = generated_vcf(tmp_path / "in.vcf.gz")
+    outputs, taken = both_lanes(vcf, tmp_path, monkeypatch, filters=filters, tumor_sample="TUMOR_SAMPLE")
+    table = outputs["v.tsv"].decode()
+    # The lane's share is real but partial: both lanes wrote records of each kind.
+    rows = [line.split("\t") for line in table.splitlines() if not line.startswith("#")][1:]
+    consequences = {row[15] for row in rows}
+    assert {"intron_variant", "intergenic_variant", "splice_region_variant", "splice_donor_variant",
+            "splice_acceptor_variant"} <= consequences
+    assert 0.1 * len(rows) < taken < len(rows), (taken, len(rows))
+    hgvs = {row[16] for row in rows if row[15] == "intron_variant"}
+    assert any("+" in h for h in hgvs) and any("-" in h.split(".", 1)[1] for h in hgvs)
+
+
+@pytest.mark.parametrize("name", ["LUNG-01.tumor.vcf", "CRC-01.tumor.vcf", "MEL-01.tumor.vcf",
+                                  "MEL-01.germline.vcf"])
+def test_both_lanes_write_the_same_bytes_on_the_demo(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    both_lanes(DEMO / name, tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("name", ["somatic/cases/pcgr/T001-COAD.grch38.vcf.gz",
+                                  "somatic/cases/pcgr/T001-BRCA.grch38.vcf.gz"])
+def test_both_lanes_write_the_same_bytes_on_real_vcfs(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not (SHARED / name).exists():
+        pytest.skip(f"{name} is absent (shared data)")
+    both_lanes(SHARED / name, tmp_path, monkeypatch)
