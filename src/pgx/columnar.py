@@ -39,9 +39,9 @@ class _Segments(NamedTuple):
 
 
 class ColumnarBatch(NamedTuple):
-    lines: list[str | None]  # the VCF line of each record this lane wrote, else None
-    rows: list[str | None]  # its table row, else None
-    done: int  # how many records this lane wrote
+    lines: pl.Series  # the VCF line of each record this lane wrote, else null
+    rows: pl.Series  # its table row, else null
+    others: list[int]  # the records left to the per-record lane
     contig_starts: list[int]  # records whose contig differs from the record before
     last: tuple[str, int]  # the batch's last (CHROM, POS)
 
@@ -75,7 +75,9 @@ class ColumnarLane:
                                 quote_char=None)
         except pl.exceptions.PolarsError:
             return None
-        if frame.height != len(texts):
+        # An empty field (htslib lets a few through, e.g. an empty CHROM) reads as null: leave
+        # such a batch to the per-record lane.
+        if frame.height != len(texts) or any(frame.null_count().row(0)):
             return None
         chroms = frame["c0"]
         positions = frame["c1"].cast(pl.Int64, strict=False)
@@ -86,20 +88,21 @@ class ColumnarLane:
         kind, intron = self._locate(chroms, positions.to_numpy(), runs)
         frame = self._qualified(frame.with_columns(pos=positions, kind=pl.Series(kind, dtype=pl.Int8)),
                                 previous)
-        chosen = frame["eligible"].arg_true()
-        lines: list[str | None] = [None] * len(texts)
-        rows: list[str | None] = [None] * len(texts)
-        if len(chosen):
-            frame = frame.filter(pl.col("eligible"))
-            frame = pl.concat([frame, self._introns().select(pl.all().gather(pl.Series(intron[chosen.to_numpy()])))],
-                              how="horizontal")
-            out = self._written(frame, names)
-            if len(chosen) == len(texts):
-                lines, rows = out["line"].to_list(), out["row"].to_list()
-            else:
-                for i, line, row in zip(chosen.to_list(), out["line"].to_list(), out["row"].to_list(), strict=True):
-                    lines[i], rows[i] = line, row
-        return ColumnarBatch(lines, rows, len(chosen), contig_starts, (chroms[-1], int(positions[-1])))
+        eligible = frame["eligible"]
+        chosen = eligible.arg_true()
+        others = (~eligible).arg_true().to_list()
+        if not len(chosen):
+            nothing = pl.Series([None] * len(texts), dtype=pl.String)
+            return ColumnarBatch(nothing, nothing.clone(), others, contig_starts, (chroms[-1], int(positions[-1])))
+        frame = frame.filter(pl.col("eligible"))
+        frame = pl.concat([frame, self._introns().select(pl.all().gather(pl.Series(intron[chosen.to_numpy()])))],
+                          how="horizontal")
+        out = self._written(frame, names)
+        lines, rows = out["line"], out["row"]
+        if others:
+            lines = pl.Series([None] * len(texts), dtype=pl.String).scatter(chosen, lines)
+            rows = pl.Series([None] * len(texts), dtype=pl.String).scatter(chosen, rows)
+        return ColumnarBatch(lines, rows, others, contig_starts, (chroms[-1], int(positions[-1])))
 
     def _locate(self, chroms: pl.Series, positions: np.ndarray, runs: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Segment kind and intron row of each position; `runs` start each stretch of one contig."""
