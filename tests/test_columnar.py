@@ -140,3 +140,16 @@ def test_both_lanes_write_the_same_bytes_on_real_vcfs(name: str, tmp_path: Path,
     if not (SHARED / name).exists():
         pytest.skip(f"{name} is absent (shared data)")
     both_lanes(SHARED / name, tmp_path, monkeypatch)
+
+
+def test_a_file_whose_contigs_have_no_transcripts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    vcf = tmp_path / "unplaced.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=chrUn_KI270742v1,length=186739>\n"
+                   '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+                   '##FORMAT=<ID=AD,Number=R,Type=Integer,Description="Allelic depths">\n'
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tTUMOR\n"
+                   + "".join(f"chrUn_KI270742v1\t{100 * i}\t.\tA\tG\t.\tPASS\t.\tGT:AD\t0/1:10,{i}\n"
+                             for i in range(1, 40)), encoding="ascii")
+    outputs, taken = both_lanes(vcf, tmp_path, monkeypatch)
+    assert taken == 38  # all but the batch's last record (its next neighbour is unknown)
+    assert outputs["v.tsv"].decode().count("intergenic_variant") == 39

@@ -27,7 +27,10 @@ _COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A"}
 # An intron base this far or further from both exons is an intron_variant, nothing more
 # (nearer ones are splice_region/donor/acceptor, left to the per-record lane).
 _DEEP = 9
-_MAX_LAYOUTS = 4  # FORMAT strings handled per batch; files rarely have more than two
+_MAX_LAYOUTS = 4
+_INTRON_SCHEMA = {"gene": pl.String, "transcript": pl.String, "refseq": pl.String, "gene_info": pl.String,
+                  "transcript_info": pl.String, "minus": pl.Boolean, "number": pl.Int64,
+                  "last_exon_base": pl.Int64, "next_exon_base": pl.Int64, "up": pl.String, "down": pl.String}  # FORMAT strings handled per batch; files rarely have more than two
 
 
 class _Segments(NamedTuple):
@@ -197,13 +200,13 @@ class ColumnarLane:
         return _Segments(positions[last], kind, np.where(kind == INTRON, rows_sum, 0))
 
     def _introns(self) -> pl.DataFrame:
+        """The intron table, row 0 first: also when no contig read so far has a transcript."""
         if self._intron_table is None:
-            self._intron_table = pl.concat([
-                pl.DataFrame({"gene": [None], "transcript": [None], "refseq": [None], "gene_info": [None],
-                              "transcript_info": [None], "minus": [False], "number": [0],
-                              "last_exon_base": [0], "next_exon_base": [0], "up": [None], "down": [None]},
-                             schema=self._intron_parts[0].schema) if self._intron_parts else pl.DataFrame(),
-                *self._intron_parts])
+            none = pl.DataFrame({"gene": [None], "transcript": [None], "refseq": [None], "gene_info": [None],
+                                 "transcript_info": [None], "minus": [False], "number": [0],
+                                 "last_exon_base": [0], "next_exon_base": [0], "up": [None], "down": [None]},
+                                schema=_INTRON_SCHEMA)
+            self._intron_table = pl.concat([none, *(part.cast(_INTRON_SCHEMA) for part in self._intron_parts)])  # type: ignore[arg-type]
         return self._intron_table
 
     def _qualified(self, frame: pl.DataFrame, previous: tuple[str, int] | None) -> pl.DataFrame:
