@@ -871,7 +871,7 @@ def _annotate_records(job: _AnnotateJob, reader: Any, regions: list[str] | None,
 
     Records are read in batches; the columnar lane (`pgx.columnar`) writes the plain ones of
     a batch, and each of the others goes through `_record_lane`."""
-    from pgx.vcf import VariantReader, checked_records, region_records
+    from pgx.vcf import VariantReader, checked_records, record_text, region_records
 
     csq = CsqParser(reader.raw_header)
     variants_of = VariantReader(
@@ -885,7 +885,7 @@ def _annotate_records(job: _AnnotateJob, reader: Any, regions: list[str] | None,
     contig = ""
     previous: tuple[str, int] | None = None
     while batch := list(itertools.islice(records, 16384 if columnar else 256)):
-        texts = [_record_text(record, job.vcf_path) for record in batch]
+        texts = [record_text(record, job.vcf_path) for record in batch]
         fast = columnar.annotate(texts, previous) if columnar is not None else None
         if fast is None:
             # Read a batch, then annotate and write it: each stage's code stays warm in the
@@ -909,28 +909,15 @@ def _annotate_records(job: _AnnotateJob, reader: Any, regions: list[str] | None,
         if counted < len(batch):
             variants_of.skipped(len(batch) - counted)
         taken = len(batch) - len(fast.others)
+        variants_of.kept_elsewhere(taken, columnar.DEPTH_SOURCE)
         if taken:
-            stats = result.stats
-            stats.records += taken
-            stats.alleles += taken
-            stats.kept += taken
-            stats.depth_sources["FORMAT/AD"] = stats.depth_sources.get("FORMAT/AD", 0) + taken
-            result.sources["builtin"] = result.sources.get("builtin", 0) + taken
+            result.sources[columnar.ANNOTATION_SOURCE] = result.sources.get(columnar.ANNOTATION_SOURCE, 0) + taken
         lines, rows = fast.lines, fast.rows
         if done:
             lines = lines.scatter(fast.others, [line for line, _ in done])
             rows = rows.scatter(fast.others, [rows for _, rows in done])
         _write_batch(writer, lines, contig_starts=fast.contig_starts)
         table.write(rows.str.join("").item() or "")
-
-
-def _record_text(record: Any, path: str) -> str:
-    try:
-        return str(record)
-    except UnicodeDecodeError:
-        from pgx.errors import PgxInputError
-
-        raise PgxInputError(path, "record is not valid UTF-8 text", record=f"{record.CHROM}:{record.POS}") from None
 
 
 def _contig_starts(texts: list[str], contig: str) -> tuple[list[int], str]:

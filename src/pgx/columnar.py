@@ -11,6 +11,7 @@ Tests hold the two lanes to identical bytes.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
 from typing import NamedTuple
@@ -52,6 +53,9 @@ class ColumnarBatch(NamedTuple):
 class ColumnarLane:
     """Built once per pass; `annotate` takes a batch of records as htslib formats them."""
 
+    DEPTH_SOURCE = "FORMAT/AD"  # what every record this lane takes reads depth and VAF from
+    ANNOTATION_SOURCE = "builtin"
+
     def __init__(self, index: TranscriptIndex, *, sample: int, filters: Filters,
                  info_value: Callable[[str | None], str], info_template: str, intergenic_cells: str) -> None:
         self.index = index
@@ -60,11 +64,6 @@ class ColumnarLane:
         self._info_value = info_value
         self._info_pieces = info_template.split("{}")
         self._intergenic_cells = intergenic_cells
-        self._segments: dict[str, _Segments] = {}
-        # Intron tables of the contigs seen so far, one after another; row 0 means 'none'.
-        self._intron_parts: list[pl.DataFrame] = []
-        self._intron_rows = 1
-        self._intron_table: pl.DataFrame | None = None
 
     def annotate(self, texts: list[str], previous: tuple[str, int] | None) -> ColumnarBatch | None:
         """The batch's lines and rows; None when its text cannot be read as one table."""
@@ -88,9 +87,10 @@ class ColumnarLane:
             return None
         runs = (chroms != chroms.shift(1)).fill_null(True).arg_true().to_list()
         contig_starts = runs[1:] if previous is not None and chroms[0] == previous[0] else runs
-        kind, intron = self._locate(chroms, positions.to_numpy(), runs)
-        frame = self._qualified(frame.with_columns(pos=positions, kind=pl.Series(kind, dtype=pl.Int8)),
-                                previous)
+        kind, introns = self._locate(chroms, positions.to_numpy(), runs)
+        frame = pl.concat([frame.with_columns(pos=positions, kind=pl.Series(kind, dtype=pl.Int8)), introns],
+                          how="horizontal")
+        frame = self._qualified(frame, previous)
         eligible = frame["eligible"]
         chosen = eligible.arg_true()
         others = (~eligible).arg_true().to_list()
@@ -98,8 +98,6 @@ class ColumnarLane:
             nothing = pl.Series([None] * len(texts), dtype=pl.String)
             return ColumnarBatch(nothing, nothing.clone(), others, contig_starts, (chroms[-1], int(positions[-1])))
         frame = frame.filter(pl.col("eligible"))
-        frame = pl.concat([frame, self._introns().select(pl.all().gather(pl.Series(intron[chosen.to_numpy()])))],
-                          how="horizontal")
         out = self._written(frame, names)
         lines, rows = out["line"], out["row"]
         if others:
@@ -107,107 +105,20 @@ class ColumnarLane:
             rows = pl.Series([None] * len(texts), dtype=pl.String).scatter(chosen, rows)
         return ColumnarBatch(lines, rows, others, contig_starts, (chroms[-1], int(positions[-1])))
 
-    def _locate(self, chroms: pl.Series, positions: np.ndarray, runs: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Segment kind and intron row of each position; `runs` start each stretch of one contig."""
+    def _locate(self, chroms: pl.Series, positions: np.ndarray, runs: list[int]) -> tuple[np.ndarray, pl.DataFrame]:
+        """Segment kind and intron attributes of each position; `runs` start each stretch of
+        one contig."""
         kind = np.empty(len(positions), dtype=np.int8)
-        intron = np.zeros(len(positions), dtype=np.int64)
+        introns = []
         bounds = [*runs, len(positions)]
         for a, b in zip(bounds, bounds[1:], strict=False):
-            segments = self._segments_of(bare_contig(chroms[a]))
+            segments, table = _contig_tables(self.index, bare_contig(chroms[a]), self._info_value)
             at = np.searchsorted(segments.starts, positions[a:b], side="right") - 1
             inside = at >= 0
             at = np.maximum(at, 0)
             kind[a:b] = np.where(inside, segments.kind[at], INTERGENIC)
-            intron[a:b] = np.where(inside, segments.intron[at], 0)
-        return kind, intron
-
-    def _segments_of(self, contig: str) -> _Segments:
-        found = self._segments.get(contig)
-        if found is None:
-            found = self._segments[contig] = self._build_segments(contig)
-        return found
-
-    def _build_segments(self, contig: str) -> _Segments:
-        """Sweep over where transcripts and deep intron stretches begin (+1) and end (-1): a
-        segment covered by one transcript and one deep stretch is INTRON, by none INTERGENIC.
-        Intron c. anchors are computed as `Transcript.locate` does, for all introns at once."""
-        transcripts = self.index.on_contig(contig)
-        if not transcripts:
-            return _Segments(np.array([1], dtype=np.int64), np.array([INTERGENIC], dtype=np.int8),
-                             np.array([0], dtype=np.int64))
-        info = self._info_value
-        exons = pl.DataFrame({
-            "tx": [i for i, tx in enumerate(transcripts) for _ in tx.exons],
-            "start": [start for tx in transcripts for start, _ in tx.exons],
-            "end": [end for tx in transcripts for _, end in tx.exons],
-        }, schema={"tx": pl.Int64, "start": pl.Int64, "end": pl.Int64})
-        per_tx = pl.DataFrame({
-            "tx": range(len(transcripts)),
-            "gene": [tx.gene for tx in transcripts],
-            "transcript": [tx.transcript for tx in transcripts],
-            "refseq": [tx.refseq for tx in transcripts],
-            "gene_info": [info(tx.gene) for tx in transcripts],
-            "transcript_info": [info(tx.transcript) for tx in transcripts],
-            "minus": [tx.strand == "-" for tx in transcripts],
-            "cds_first": [tx.coding_bounds[0] for tx in transcripts],
-            "cds_last": [tx.coding_bounds[1] for tx in transcripts],
-        }, schema_overrides={"tx": pl.Int64})
-        col = pl.col
-        k = pl.int_range(pl.len()).over("tx")
-        count = pl.len().over("tx")
-        through_k = (col("end") - col("start")).cum_sum().over("tx")
-        total = (col("end") - col("start")).sum().over("tx")
-        introns = exons.with_columns(
-            k=k, count=count, through_k=through_k, total=total,
-            next_exon_base=col("start").shift(-1).over("tx") + 1,
-        ).filter(col("k") < col("count") - 1).join(per_tx, on="tx", how="left", maintain_order="left")
-        # Transcript (n.) positions of the exon bases on either side, in transcript order.
-        up_n = pl.when(col("minus")).then(col("total") - col("through_k")).otherwise(col("through_k"))
-
-        def c_text(n: pl.Expr) -> pl.Expr:
-            first, last = col("cds_first"), col("cds_last")
-            return (pl.when(n < first).then(pl.concat_str([pl.lit("-"), (first - n).cast(pl.String)]))
-                    .when(n > last).then(pl.concat_str([pl.lit("*"), (n - last).cast(pl.String)]))
-                    .otherwise((n - first + 1).cast(pl.String)))
-
-        introns = introns.with_columns(
-            number=pl.when(col("minus")).then(col("count") - 1 - col("k")).otherwise(col("k") + 1),
-            last_exon_base=col("end"), up=c_text(up_n), down=c_text(up_n + 1),
-            deep_first=col("end") + _DEEP, deep_end=col("next_exon_base") - _DEEP + 1,
-        ).filter(col("deep_first") < col("deep_end"))
-        first_row = self._intron_rows
-        self._intron_rows += introns.height
-        self._intron_parts.append(introns.select(
-            "gene", "transcript", "refseq", "gene_info", "transcript_info", "minus", "number",
-            "last_exon_base", "next_exon_base", "up", "down"))
-        self._intron_table = None
-        rows = np.arange(first_row, first_row + introns.height, dtype=np.int64)
-        at = np.concatenate([
-            [tx.tx_start + 1 for tx in transcripts], [tx.tx_end + 1 for tx in transcripts],
-            introns["deep_first"].to_numpy(), introns["deep_end"].to_numpy()]).astype(np.int64)
-        zeros, ones = np.zeros(len(transcripts), dtype=np.int64), np.ones(len(transcripts), dtype=np.int64)
-        none, some = np.zeros(introns.height, dtype=np.int64), np.ones(introns.height, dtype=np.int64)
-        cover = np.concatenate([ones, -ones, none, none])
-        deep = np.concatenate([zeros, zeros, some, -some])
-        row = np.concatenate([zeros, zeros, rows, -rows])
-        order = np.argsort(at, kind="stable")
-        positions = at[order]
-        # One segment per distinct position, with the sums after its last event.
-        last = np.r_[positions[1:] != positions[:-1], True]
-        covering, in_deep, rows_sum = (np.cumsum(v[order])[last] for v in (cover, deep, row))
-        kind = np.where(covering == 0, INTERGENIC,
-                        np.where((covering == 1) & (in_deep == 1), INTRON, OTHER)).astype(np.int8)
-        return _Segments(positions[last], kind, np.where(kind == INTRON, rows_sum, 0))
-
-    def _introns(self) -> pl.DataFrame:
-        """The intron table, row 0 first: also when no contig read so far has a transcript."""
-        if self._intron_table is None:
-            none = pl.DataFrame({"gene": [None], "transcript": [None], "refseq": [None], "gene_info": [None],
-                                 "transcript_info": [None], "minus": [False], "number": [0],
-                                 "last_exon_base": [0], "next_exon_base": [0], "up": [None], "down": [None]},
-                                schema=_INTRON_SCHEMA)
-            self._intron_table = pl.concat([none, *(part.cast(_INTRON_SCHEMA) for part in self._intron_parts)])  # type: ignore[arg-type]
-        return self._intron_table
+            introns.append(table[np.where(inside, segments.intron[at], 0)])
+        return kind, pl.concat(introns)
 
     def _qualified(self, frame: pl.DataFrame, previous: tuple[str, int] | None) -> pl.DataFrame:
         """The sample's fields, depth and allele fraction, and whether each record qualifies."""
@@ -292,7 +203,7 @@ class ColumnarLane:
             pl.when(intronic).then(col("transcript_info")).otherwise(dot),
             pl.when(intronic).then(pl.lit(info_value("intron_variant"))).otherwise(pl.lit(info_value("intergenic_variant"))),
             pl.when(intronic).then(col("hgvsc")).otherwise(dot),
-            dot, col("vaf4"), col("depth_text"), pl.lit(info_value("FORMAT/AD")), pl.lit(info_value("builtin")),
+            dot, col("vaf4"), col("depth_text"), pl.lit(info_value(self.DEPTH_SOURCE)), pl.lit(info_value(self.ANNOTATION_SOURCE)),
             pl.lit("kept"),
         ]
         pieces: list[pl.Expr] = []
@@ -309,7 +220,7 @@ class ColumnarLane:
         cells = pl.when(intronic).then(pl.concat_str([
             col("gene"), col("transcript"), col("refseq"), pl.lit("intron_variant"), col("hgvsc"),
             empty, empty, empty, empty, empty, empty, empty, empty, col("number").cast(pl.String),
-            pl.lit("builtin"), empty], separator="\t")).otherwise(pl.lit(self._intergenic_cells))
+            pl.lit(self.ANNOTATION_SOURCE), empty], separator="\t")).otherwise(pl.lit(self._intergenic_cells))
         return frame.select(
             line=pl.concat_str([*(col(n) for n in names[:7]), new_info, *(col(n) for n in names[8:])],
                                separator="\t") + pl.lit("\n"),
@@ -317,6 +228,78 @@ class ColumnarLane:
                 chrom, col("c1"), pl.when(col("c2") == ".").then(empty).otherwise(col("c2")), ref, alt,
                 pl.concat_str([bare, col("c1"), ref, alt], separator="_"), pl.lit("SNV"), col("filter_value"),
                 col("depth_text"), col("vaf4").str.strip_chars_end("0").str.strip_chars_end("."),
-                pl.lit("FORMAT/AD"), col("genotype").fill_null(""), cells,
+                pl.lit(self.DEPTH_SOURCE), col("genotype").fill_null(""), cells,
             ], separator="\t") + pl.lit("\n"),
         )
+
+
+@functools.lru_cache(maxsize=1024)  # GRCh38 with decoys has ~3,400 contigs; most are never seen
+def _contig_tables(index: TranscriptIndex, contig: str,
+                   info: Callable[[str | None], str]) -> tuple[_Segments, pl.DataFrame]:
+    """A contig's segments, and its intron table (row 0: no intron); built once per process.
+
+    Sweep over where transcripts and deep intron stretches begin (+1) and end (-1): a segment
+    covered by one transcript and one deep stretch is INTRON, by none INTERGENIC. Intron c.
+    anchors are computed as `Transcript.locate` does, for all introns at once."""
+    none = pl.DataFrame([[None] * len(_INTRON_SCHEMA)], schema=_INTRON_SCHEMA, orient="row")  # row 0
+    transcripts = index.on_contig(contig)
+    if not transcripts:
+        return (_Segments(np.array([1], dtype=np.int64), np.array([INTERGENIC], dtype=np.int8),
+                          np.array([0], dtype=np.int64)), none)
+    exons = pl.DataFrame({
+        "tx": [i for i, tx in enumerate(transcripts) for _ in tx.exons],
+        "start": [start for tx in transcripts for start, _ in tx.exons],
+        "end": [end for tx in transcripts for _, end in tx.exons],
+    }, schema={"tx": pl.Int64, "start": pl.Int64, "end": pl.Int64})
+    per_tx = pl.DataFrame({
+        "tx": range(len(transcripts)),
+        "gene": [tx.gene for tx in transcripts],
+        "transcript": [tx.transcript for tx in transcripts],
+        "refseq": [tx.refseq for tx in transcripts],
+        "gene_info": [info(tx.gene) for tx in transcripts],
+        "transcript_info": [info(tx.transcript) for tx in transcripts],
+        "minus": [tx.strand == "-" for tx in transcripts],
+        "cds_first": [tx.coding_bounds[0] for tx in transcripts],
+        "cds_last": [tx.coding_bounds[1] for tx in transcripts],
+    }, schema_overrides={"tx": pl.Int64})
+    col = pl.col
+    k = pl.int_range(pl.len()).over("tx")
+    count = pl.len().over("tx")
+    through_k = (col("end") - col("start")).cum_sum().over("tx")
+    total = (col("end") - col("start")).sum().over("tx")
+    introns = exons.with_columns(
+        k=k, count=count, through_k=through_k, total=total,
+        next_exon_base=col("start").shift(-1).over("tx") + 1,
+    ).filter(col("k") < col("count") - 1).join(per_tx, on="tx", how="left", maintain_order="left")
+    # Transcript (n.) positions of the exon bases on either side, in transcript order.
+    up_n = pl.when(col("minus")).then(col("total") - col("through_k")).otherwise(col("through_k"))
+
+    def c_text(n: pl.Expr) -> pl.Expr:
+        first, last = col("cds_first"), col("cds_last")
+        return (pl.when(n < first).then(pl.concat_str([pl.lit("-"), (first - n).cast(pl.String)]))
+                .when(n > last).then(pl.concat_str([pl.lit("*"), (n - last).cast(pl.String)]))
+                .otherwise((n - first + 1).cast(pl.String)))
+
+    introns = introns.with_columns(
+        number=pl.when(col("minus")).then(col("count") - 1 - col("k")).otherwise(col("k") + 1),
+        last_exon_base=col("end"), up=c_text(up_n), down=c_text(up_n + 1),
+        deep_first=col("end") + _DEEP, deep_end=col("next_exon_base") - _DEEP + 1,
+    ).filter(col("deep_first") < col("deep_end"))
+    table = pl.concat([none, introns.select(list(_INTRON_SCHEMA)).cast(_INTRON_SCHEMA)])  # type: ignore[arg-type]
+    rows = np.arange(1, introns.height + 1, dtype=np.int64)
+    at = np.concatenate([
+        [tx.tx_start + 1 for tx in transcripts], [tx.tx_end + 1 for tx in transcripts],
+        introns["deep_first"].to_numpy(), introns["deep_end"].to_numpy()]).astype(np.int64)
+    zeros, ones = np.zeros(len(transcripts), dtype=np.int64), np.ones(len(transcripts), dtype=np.int64)
+    no_intron, intron = np.zeros(introns.height, dtype=np.int64), np.ones(introns.height, dtype=np.int64)
+    cover = np.concatenate([ones, -ones, no_intron, no_intron])
+    deep = np.concatenate([zeros, zeros, intron, -intron])
+    row = np.concatenate([zeros, zeros, rows, -rows])
+    order = np.argsort(at, kind="stable")
+    positions = at[order]
+    # One segment per distinct position, with the sums after its last event.
+    last = np.r_[positions[1:] != positions[:-1], True]
+    covering, in_deep, rows_sum = (np.cumsum(v[order])[last] for v in (cover, deep, row))
+    kind = np.where(covering == 0, INTERGENIC,
+                    np.where((covering == 1) & (in_deep == 1), INTRON, OTHER)).astype(np.int8)
+    return _Segments(positions[last], kind, np.where(kind == INTRON, rows_sum, 0)), table

@@ -411,14 +411,14 @@ def iter_variants(
                                 normal_sample=normal_sample, filters=filters,
                                 reference_fasta=reference_fasta, stats=stats)
     for record in checked_records(vcf, path) if regions is None else region_records(vcf, path, regions):
-        columns = record_columns(record, path)
+        columns = record_text(record, path)[:-1].split("\t")
         yield record, columns, variants_of(columns, record.POS)
 
 
-def record_columns(record: Any, path: str) -> list[str]:
-    """The record's line as htslib formats it, split into columns."""
+def record_text(record: Any, path: str) -> str:
+    """The record's line as htslib formats it."""
     try:
-        return str(record)[:-1].split("\t")
+        return str(record)
     except UnicodeDecodeError:
         raise PgxInputError(path, "record is not valid UTF-8 text",
                             record=f"{record.CHROM}:{record.POS}") from None
@@ -453,9 +453,18 @@ class VariantReader:
         self.record_index = 0
 
     def skipped(self, records: int) -> None:
-        """`records` were read elsewhere: count them, and forget the current position."""
+        """`records` were read elsewhere: number them, and forget the current position."""
         self.record_index += records
         self._here = ("", -1)
+
+    def kept_elsewhere(self, records: int, depth_source: str) -> None:
+        """Count `records` of one allele each that another lane read and kept."""
+        if records:
+            stats = self.stats
+            stats.records += records
+            stats.alleles += records
+            stats.kept += records
+            stats.depth_sources[depth_source] = stats.depth_sources.get(depth_source, 0) + records
 
     def __call__(self, columns: list[str], pos: int) -> list[Variant]:
         stats = self.stats
