@@ -159,7 +159,9 @@ class BgzfWriter:
         for start in range(0, end, size):
             self._queue.append(self._pool.submit(self.block, data[start : start + size], self._level))
         self._carry = data[end:]
-        self._drain(16)
+        # Batches of text arrive megabytes at a time: room for several keeps this thread
+        # making text while the compression thread catches up.
+        self._drain(256)
 
     def _drain(self, keep: int) -> None:
         while len(self._queue) > keep:
