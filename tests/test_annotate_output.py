@@ -4,6 +4,7 @@ same bytes as one pass, undeclared tags, and the fast table formatter against `c
 from __future__ import annotations
 
 import gzip
+import itertools
 import random
 import struct
 from pathlib import Path
@@ -65,10 +66,15 @@ def test_bgzf_writer_blocks_end_of_file_and_parts(tmp_path: Path) -> None:
         writer.write(text[half:])
     with BgzfWriter(tmp_path / "part.gz", eof=False) as part:
         part.write(text[half:])
-    with BgzfWriter(tmp_path / "joined.gz") as writer:
-        writer.write(text[:half])
-        writer.append_part(tmp_path / "part.gz")
+    with BgzfWriter(tmp_path / "joined.gz") as joined:
+        joined.write(text[:half])
+        joined.append_part(tmp_path / "part.gz", part.layout())
     assert (tmp_path / "joined.gz").read_bytes() == (tmp_path / "ended.gz").read_bytes()
+    # The block layout, which the tabix index is made from, is known without reading back.
+    assert joined.layout() == writer.layout()
+    starts = [0, *itertools.accumulate(size for size, _ in blocks(tmp_path / "ended.gz"))][:-1]
+    assert writer.layout().block_files == starts
+    assert writer.layout().text_size == len(text.encode())
     assert gzip.decompress((tmp_path / "joined.gz").read_bytes()).decode() == text
 
 

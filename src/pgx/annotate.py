@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from pgx.transcripts import (
     CODON_TABLE,
     ONE_LETTER,
@@ -598,6 +600,7 @@ def annotate_vcf(
     from pgx.errors import PgxInputError
     from pgx.kb import Manifest
     from pgx.outputs import atomic_path, write_text_atomic
+    from pgx.tabix import UnsortedRecords
     from pgx.vcf import Filters
 
     builtin: BuiltinAnnotator | LiftedAnnotator
@@ -627,19 +630,25 @@ def annotate_vcf(
             done = (_annotate_in_workers(job, contigs, str(tmp_vcf), str(tmp_tsv), threads) if contigs
                     else None)
             if done is None:
-                done = _annotate_in_one_pass(job, str(tmp_vcf), str(tmp_tsv))
+                try:
+                    done = _annotate_in_one_pass(job, str(tmp_vcf), str(tmp_tsv))
+                except UnsortedRecords:
+                    raise PgxInputError(vcf_path, _UNSORTED) from None
             if not any(done.undeclared.values()):
                 break
             # Tags used but not declared: declare them and write again from the start.
             job = dataclasses.replace(job, undeclared={
                 kind: tuple(sorted({*job.undeclared[kind], *done.undeclared[kind]}))
                 for kind in job.undeclared})
-        try:
-            pysam.tabix_index(str(tmp_vcf), preset="vcf", force=True, keep_original=True)
-        except Exception:
-            raise PgxInputError(vcf_path, "records are not grouped by contig and sorted by position, so "
-                                "the output cannot be indexed; sort the input first (bcftools sort)") from None
-        Path(str(tmp_vcf) + ".tbi").replace(tmp_tbi)
+        if done.index.spans_known:
+            done.index.write(tmp_tbi, np.array(done.layout.block_texts, dtype=np.int64),
+                             np.array(done.layout.block_files, dtype=np.int64))
+        else:  # INFO/END spans: htslib's own indexing reads them as it does
+            try:
+                pysam.tabix_index(str(tmp_vcf), preset="vcf", force=True, keep_original=True)
+            except Exception:
+                raise PgxInputError(vcf_path, _UNSORTED) from None
+            Path(str(tmp_vcf) + ".tbi").replace(tmp_tbi)
     stats = done.stats
     notes = [] if stats.left_aligned else ["indels were trimmed but not left-aligned (no reference FASTA configured)"]
     notes += [f"{kind} {tag} used but not declared in the input header; declared in the output"
@@ -656,6 +665,10 @@ def annotate_vcf(
 
         write_text_atomic(qc_out, json.dumps(qc, indent=2, sort_keys=True) + "\n")
     return qc
+
+
+_UNSORTED = ("records are not grouped by contig and sorted by position, so the output cannot be "
+             "indexed; sort the input first (bcftools sort)")
 
 
 @dataclass(frozen=True)
@@ -681,6 +694,8 @@ class _PassResult:
     stats: Any  # pgx.vcf.ReadStats
     sources: dict[str, int]
     undeclared: dict[str, set[str]]
+    index: Any = None  # pgx.tabix.TabixIndex of what was written
+    layout: Any = None  # pgx.outputs.BgzfLayout of what was written
 
     def add(self, other: _PassResult) -> None:
         self.stats.add(other.stats)
@@ -748,11 +763,12 @@ def _annotate_part(job: _AnnotateJob, contig: str | None, out_vcf: str, out_tsv:
     """The whole file (`contig` None: with header lines and the end-of-file block), or one
     contig as a part to be joined (neither)."""
     from pgx.outputs import BgzfWriter
+    from pgx.tabix import TabixIndex
     from pgx.vcf import ReadStats
 
     reader = _reader_with_our_header(job)
     header = reader.raw_header
-    result = _PassResult(ReadStats(), {}, _no_tags())
+    result = _PassResult(ReadStats(), {}, _no_tags(), TabixIndex(0 if contig else len(header.encode())))
     with BgzfWriter(out_vcf, eof=contig is None) as writer, open(out_tsv, "w", encoding="utf-8") as table:
         if contig is None:
             writer.write(header)
@@ -760,6 +776,8 @@ def _annotate_part(job: _AnnotateJob, contig: str | None, out_vcf: str, out_tsv:
             table.write(job.table_head)
         with _no_cycle_collection():
             _annotate_records(job, reader, None if contig is None else [contig], writer, table, result)
+    result.index.finish()
+    result.layout = writer.layout()
     result.undeclared = _declared_while_reading(header, reader.raw_header)
     return result
 
@@ -808,6 +826,7 @@ def _annotate_in_workers(job: _AnnotateJob, contigs: list[str], out_vcf: str, ou
     from concurrent.futures import ProcessPoolExecutor
 
     from pgx.outputs import BgzfWriter
+    from pgx.tabix import TabixIndex
     from pgx.vcf import ReadStats, check_build, tumor_sample_index
 
     global _WORKER_JOB
@@ -817,7 +836,7 @@ def _annotate_in_workers(job: _AnnotateJob, contigs: list[str], out_vcf: str, ou
     check_build(reader, job.build, job.vcf_path)
     tumor_sample_index(reader, job.vcf_path, job.tumor_sample, job.normal_sample)
     header = reader.raw_header
-    result = _PassResult(ReadStats(), {}, _no_tags())
+    result = _PassResult(ReadStats(), {}, _no_tags(), TabixIndex(len(header.encode())))
     with tempfile.TemporaryDirectory(prefix=".pgx-parts-", dir=Path(out_vcf).parent) as parts:
         # Polars cannot run in a process forked after it started its threads (it would hang):
         # workers forked from such a process leave their records to the per-record lane.
@@ -837,8 +856,10 @@ def _annotate_in_workers(job: _AnnotateJob, contigs: list[str], out_vcf: str, ou
         with BgzfWriter(out_vcf) as writer:
             writer.write(header)
             writer.end_block()
-            for i in range(len(contigs)):
-                writer.append_part(f"{parts}/{i}.vcf.gz")
+            for i, part in enumerate(done):
+                writer.append_part(f"{parts}/{i}.vcf.gz", part.layout)
+                result.index.extend(part.index, shift=result.index.offset)
+        result.layout = writer.layout()
         with open(out_tsv, "w", encoding="utf-8") as table:
             table.write(job.table_head)
             for i in range(len(contigs)):
@@ -871,6 +892,7 @@ def _annotate_records(job: _AnnotateJob, reader: Any, regions: list[str] | None,
 
     Records are read in batches; the columnar lane (`pgx.columnar`) writes the plain ones of
     a batch, and each of the others goes through `_record_lane`."""
+    from pgx.tabix import RecordSpans
     from pgx.vcf import VariantReader, checked_records, record_text, region_records
 
     csq = CsqParser(reader.raw_header)
@@ -892,9 +914,13 @@ def _annotate_records(job: _AnnotateJob, reader: Any, regions: list[str] | None,
             # CPU's caches, which saved about a fifth of the time against one at a time.
             contig_starts, contig = _contig_starts(texts, contig)
             previous = (contig, batch[-1].POS)
+            split = [text[:-1].split("\t") for text in texts]
             done = [record_lane(record, columns, variants_of(columns, record.POS))
-                    for record, columns in zip(batch, (text[:-1].split("\t") for text in texts), strict=True)]
-            _write_batch(writer, [line for line, _ in done], contig_starts)
+                    for record, columns in zip(batch, split, strict=True)]
+            lines = [line for line, _ in done]
+            result.index.add(RecordSpans.of_columns(split), np.array(
+                [len(line) if line.isascii() else len(line.encode()) for line in lines], dtype=np.int64))
+            _write_batch(writer, lines, contig_starts)
             table.write("".join([rows for _, rows in done]))
             continue
         previous, contig = fast.last, fast.last[0]
@@ -916,6 +942,7 @@ def _annotate_records(job: _AnnotateJob, reader: Any, regions: list[str] | None,
         if done:
             lines = lines.scatter(fast.others, [line for line, _ in done])
             rows = rows.scatter(fast.others, [rows for _, rows in done])
+        result.index.add(fast.spans, lines.str.len_bytes().to_numpy())
         _write_batch(writer, lines, contig_starts=fast.contig_starts)
         table.write(rows.str.join("").item() or "")
 

@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import polars as pl
 
+from pgx.tabix import RecordSpans
 from pgx.transcripts import TranscriptIndex
 from pgx.vcf import NOT_REFERENCE_GENOTYPES, Filters, bare_contig
 
@@ -48,6 +49,7 @@ class ColumnarBatch(NamedTuple):
     others: list[int]  # the records left to the per-record lane
     contig_starts: list[int]  # records whose contig differs from the record before
     last: tuple[str, int]  # the batch's last (CHROM, POS)
+    spans: RecordSpans  # of every record, for the tabix index
 
 
 class ColumnarLane:
@@ -87,6 +89,10 @@ class ColumnarLane:
             return None
         runs = (chroms != chroms.shift(1)).fill_null(True).arg_true().to_list()
         contig_starts = runs[1:] if previous is not None and chroms[0] == previous[0] else runs
+        begs = np.maximum(positions.to_numpy() - 1, 0)
+        info = frame["c7"]
+        spans = RecordSpans(chroms.gather(runs).to_list(), runs, begs, begs + frame["c3"].str.len_bytes().to_numpy(),
+                            bool((info.str.starts_with("END=") | info.str.contains(";END=", literal=True)).any()))
         kind, introns = self._locate(chroms, positions.to_numpy(), runs)
         frame = pl.concat([frame.with_columns(pos=positions, kind=pl.Series(kind, dtype=pl.Int8)), introns],
                           how="horizontal")
@@ -96,14 +102,14 @@ class ColumnarLane:
         others = (~eligible).arg_true().to_list()
         if not len(chosen):
             nothing = pl.Series([None] * len(texts), dtype=pl.String)
-            return ColumnarBatch(nothing, nothing.clone(), others, contig_starts, (chroms[-1], int(positions[-1])))
+            return ColumnarBatch(nothing, nothing.clone(), others, contig_starts, (chroms[-1], int(positions[-1])), spans)
         frame = frame.filter(pl.col("eligible"))
         out = self._written(frame, names)
         lines, rows = out["line"], out["row"]
         if others:
             lines = pl.Series([None] * len(texts), dtype=pl.String).scatter(chosen, lines)
             rows = pl.Series([None] * len(texts), dtype=pl.String).scatter(chosen, rows)
-        return ColumnarBatch(lines, rows, others, contig_starts, (chroms[-1], int(positions[-1])))
+        return ColumnarBatch(lines, rows, others, contig_starts, (chroms[-1], int(positions[-1])), spans)
 
     def _locate(self, chroms: pl.Series, positions: np.ndarray, runs: list[int]) -> tuple[np.ndarray, pl.DataFrame]:
         """Segment kind and intron attributes of each position; `runs` start each stretch of

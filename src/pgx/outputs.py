@@ -7,6 +7,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 
 @contextlib.contextmanager
@@ -84,6 +85,15 @@ def read_tsv(path: str | os.PathLike[str]) -> list[dict[str, str]]:
     return list(csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
+class BgzfLayout(NamedTuple):
+    """Where each block of a BGZF file starts, in its text and in the file; and their sizes."""
+
+    block_texts: list[int]
+    block_files: list[int]
+    text_size: int
+    file_size: int
+
+
 class BgzfWriter:
     """BGZF, the blocked gzip of VCF.gz and its tabix index (SAM/BAM spec, section 4.1),
     compressed on a background thread.
@@ -108,7 +118,12 @@ class BgzfWriter:
         self._chars = 0
         self._carry = b""
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bgzf")
-        self._queue: deque[Future[bytes]] = deque()
+        self._queue: deque[tuple[int, Future[bytes]]] = deque()
+        # Where each block starts in the text and in the file, for an index made while writing.
+        self.block_texts: list[int] = []
+        self.block_files: list[int] = []
+        self.text_size = 0  # bytes of text cut into blocks so far
+        self.file_size = 0  # bytes written to the file so far
 
     def write(self, text: str) -> None:
         self._text.append(text)
@@ -116,24 +131,39 @@ class BgzfWriter:
         if self._chars >= 8 * self.BLOCK_SIZE:
             self._cut(whole_blocks_only=True)
 
+    def write_bytes(self, data: bytes) -> None:
+        """Bytes that are not text (an index), cut into blocks as text would be."""
+        self._cut(whole_blocks_only=True)
+        self._carry += data
+        self._cut(whole_blocks_only=True)
+
     def end_block(self) -> None:
         """End the current block here (a no-op when nothing is pending)."""
         self._cut(whole_blocks_only=False)
 
-    def append_part(self, path: str | os.PathLike[str]) -> None:
-        """Copy the blocks of a BGZF file written with `eof=False` after what was written."""
+    def append_part(self, path: str | os.PathLike[str], part: BgzfLayout) -> None:
+        """Copy the blocks of a BGZF file written with `eof=False` (laid out as `part`) after
+        what was written."""
         import shutil
 
         self.end_block()
         self._drain(0)
-        with open(path, "rb") as part:
-            shutil.copyfileobj(part, self._handle)
+        self.block_texts += [self.text_size + start for start in part.block_texts]
+        self.block_files += [self.file_size + start for start in part.block_files]
+        with open(path, "rb") as handle:
+            shutil.copyfileobj(handle, self._handle)
+        self.text_size += part.text_size
+        self.file_size += part.file_size
+
+    def layout(self) -> BgzfLayout:
+        """Where the blocks written so far start (after `close`: all of them)."""
+        return BgzfLayout(list(self.block_texts), list(self.block_files), self.text_size, self.file_size)
 
     def close(self) -> None:
         self.end_block()
         self._drain(0)
         if self._eof:
-            self._handle.write(self.block(b""))
+            self._write_block(self.text_size, self.block(b""))
         self._handle.close()
         self._pool.shutdown()
 
@@ -157,7 +187,8 @@ class BgzfWriter:
         size = self.BLOCK_SIZE
         end = len(data) - len(data) % size if whole_blocks_only else len(data)
         for start in range(0, end, size):
-            self._queue.append(self._pool.submit(self.block, data[start : start + size], self._level))
+            self._queue.append((self.text_size, self._pool.submit(self.block, data[start : start + size], self._level)))
+            self.text_size += min(size, end - start)
         self._carry = data[end:]
         # Batches of text arrive megabytes at a time: room for several keeps this thread
         # making text while the compression thread catches up.
@@ -165,7 +196,14 @@ class BgzfWriter:
 
     def _drain(self, keep: int) -> None:
         while len(self._queue) > keep:
-            self._handle.write(self._queue.popleft().result())
+            text_start, compressed = self._queue.popleft()
+            self._write_block(text_start, compressed.result())
+
+    def _write_block(self, text_start: int, block: bytes) -> None:
+        self.block_texts.append(text_start)
+        self.block_files.append(self.file_size)
+        self._handle.write(block)
+        self.file_size += len(block)
 
     @classmethod
     def block(cls, data: bytes, level: int = 6) -> bytes:
