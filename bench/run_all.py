@@ -45,12 +45,12 @@ def _anchors(results: dict[str, dict[str, object]]) -> list[str]:
     out = ["## Against the anchors", ""]
     a = results.get("annotate", {})
     if a:
-        workers = next((k for k in a if k.startswith("ratio_to_cyvcf2_") and k.endswith("_workers")), None)
-        best = max(float(a["ratio_to_cyvcf2"]), float(a[workers]) if workers else 0.0)  # type: ignore[arg-type]
+        threaded = next((k for k in a if k.startswith("ratio_to_cyvcf2_") and k.endswith("_threads")), None)
+        best = max(float(a["ratio_to_cyvcf2"]), float(a[threaded]) if threaded else 0.0)  # type: ignore[arg-type]
         out.append(f"- annotate: {a['pgx_records_per_s']:,} records/s in one process, written output included; plain cyvcf2 "
                    f"{a['cyvcf2_records_per_s']:,}/s here (anchor: 423 k/s), bcftools view "
                    f"{a.get('bcftools_records_per_s', 0):,}/s (anchor: 1.39 M/s): ratio {a['ratio_to_cyvcf2']} of cyvcf2"
-                   + (f", {a[workers]} with {workers.split('_')[-2]} worker processes" if workers else "")
+                   + (f", {a[threaded]} with --threads {threaded.split('_')[-2]}" if threaded else "")
                    + f" (target: at least 0.33, {'met' if best >= 0.33 else 'not met'}).")
     p = results.get("pharmacogenes", {})
     if p:

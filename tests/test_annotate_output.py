@@ -120,14 +120,15 @@ def outputs(out: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
 
 
-def test_workers_write_the_same_bytes_as_one_pass(tmp_path: Path) -> None:
+@pytest.mark.parametrize("threads", [2, 3])  # reading ahead in a second process; contigs in 3 workers
+def test_two_or_more_threads_write_the_same_bytes_as_one(tmp_path: Path, threads: int) -> None:
     vcf = indexed_vcf(tmp_path / "in.vcf.gz")
     one = annotate(vcf, tmp_path / "one", threads=1)
-    two = annotate(vcf, tmp_path / "two", threads=2)
+    two = annotate(vcf, tmp_path / "two", threads=threads)
     assert one == two and one["records"] == 2000 and one["alleles"] == 2040
     assert outputs(tmp_path / "one") == outputs(tmp_path / "two")
     assert not [p for p in (tmp_path / "two").iterdir() if p.name.startswith(".")]  # parts removed
-    # The joined file is a valid, indexed VCF.gz: region queries find every contig's records.
+    # The file is a valid, indexed VCF.gz: region queries find every contig's records.
     reader = open_vcf(str(tmp_path / "two/annotated.vcf.gz"))
     assert sum(1 for _ in reader("chr12")) == 400 and sum(1 for _ in reader("chr17:1-60000000")) == 400
 
@@ -140,7 +141,8 @@ def test_workers_match_one_pass_on_a_real_tumor_vcf(tmp_path: Path) -> None:
     assert outputs(tmp_path / "one") == outputs(tmp_path / "two")
 
 
-def test_a_bad_record_seen_by_a_worker_is_reported_with_its_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("threads", [2, 3])
+def test_a_bad_record_read_in_another_process_is_reported_with_its_line(tmp_path: Path, threads: int) -> None:
     good = indexed_vcf(tmp_path / "good.vcf.gz", records_per_contig=20)
     lines = gzip.decompress(good.read_bytes()).decode().splitlines(keepends=True)
     n_header = sum(1 for line in lines if line.startswith("#"))
@@ -152,18 +154,19 @@ def test_a_bad_record_seen_by_a_worker_is_reported_with_its_line(tmp_path: Path)
     pysam.tabix_compress(str(plain), str(bad), force=True)
     pysam.tabix_index(str(bad), preset="vcf", force=True)
     with pytest.raises(PgxInputError) as caught:
-        annotate(bad, tmp_path / "out", threads=2)
+        annotate(bad, tmp_path / "out", threads=threads)
     assert str(caught.value).startswith(f"{bad}: line {bad_at + 1}: ")
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
-def test_tags_used_but_not_declared_are_declared_in_the_output(tmp_path: Path) -> None:
+@pytest.mark.parametrize("threads", [1, 2])  # read here, or by the process reading ahead
+def test_tags_used_but_not_declared_are_declared_in_the_output(tmp_path: Path, threads: int) -> None:
     header = "##fileformat=VCFv4.2\n##contig=<ID=chr7,length=159345973>\n"
     vcf = write_vcf(tmp_path / "in.vcf", [
         "chr7 140753336 . A T . LowQ XX=1 GT:AD:ZZ 0/1:60,40:3",
         "chr12 25245350 . C T . PASS . GT:AD 0/1:50,50",
     ], header=header)
-    qc = annotate(vcf, tmp_path / "o", threads=1)
+    qc = annotate(vcf, tmp_path / "o", threads=threads)
     text = gzip.decompress((tmp_path / "o/annotated.vcf.gz").read_bytes()).decode()
     for line in ('##FILTER=<ID=LowQ,Description="Not declared in the input header">',
                  '##INFO=<ID=XX,Number=.,Type=String,Description="Not declared in the input header">',

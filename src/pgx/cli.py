@@ -241,7 +241,8 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--out-tsv", required=True)
     a.add_argument("--qc-out")
     a.add_argument("--threads", type=int, default=1,
-                   help="worker processes, one contig at a time (needs a .tbi index beside the VCF)")
+                   help="cores: 2 reads records ahead in a second process; more annotates that many "
+                        "contigs at a time (needs a .tbi index beside the VCF)")
     a.set_defaults(func=cmd_annotate)
 
     val = sub.add_parser("validate", help="check an input VCF")

@@ -75,7 +75,8 @@ class RecordSpans(NamedTuple):
     @classmethod
     def of_columns(cls, rows: list[list[str]]) -> RecordSpans:
         """From records split into their columns (CHROM, POS, REF and INFO are read)."""
-        contigs, runs = [], []
+        contigs: list[str] = []
+        runs: list[int] = []
         for i, columns in enumerate(rows):
             if not contigs or columns[0] != contigs[-1]:
                 contigs.append(columns[0])
@@ -211,7 +212,8 @@ class TabixIndex:
         def virtual(offsets: np.ndarray) -> np.ndarray:
             # An offset on a block boundary is the next block's start, as htslib reports it.
             block = np.searchsorted(block_texts, offsets, side="right") - 1
-            return (block_files[block] << 16) | (offsets - block_texts[block])
+            result: np.ndarray = (block_files[block] << 16) | (offsets - block_texts[block])
+            return result
 
         names = b"".join(c.name.encode() + b"\0" for c in self._contigs)
         out = [b"TBI\x01", struct.pack("<8i", len(self._contigs), *_VCF_CONFIGURATION, len(names)), names]
@@ -312,3 +314,27 @@ def read_tbi(path: str | Path) -> tuple[list[str], list[tuple[dict[int, list[tup
         contigs.append((bins, list(struct.unpack_from(f"<{n_window}Q", data, at))))
         at += 8 * n_window
     return names, contigs
+
+
+def contig_extents(path: str | Path) -> dict[str, int]:
+    """Bytes of the compressed file each contig's records take, from a .tbi's pseudo-bins
+    (contigs without one are left out)."""
+    import gzip
+
+    data = gzip.decompress(Path(path).read_bytes())
+    n_ref, *_, name_bytes = struct.unpack_from("<8i", data, 4)
+    names = [n.decode() for n in data[36 : 36 + name_bytes].split(b"\0")[:-1]]
+    at = 36 + name_bytes
+    extents = {}
+    for name in names[:n_ref]:
+        (n_bin,) = struct.unpack_from("<i", data, at)
+        at += 4
+        for _ in range(n_bin):
+            bin_number, n_chunk = struct.unpack_from("<Ii", data, at)
+            if bin_number == _META_BIN:
+                first, last = struct.unpack_from("<QQ", data, at + 8)
+                extents[name] = (last >> 16) - (first >> 16)
+            at += 8 + 16 * n_chunk
+        (n_window,) = struct.unpack_from("<i", data, at)
+        at += 4 + 8 * n_window
+    return extents

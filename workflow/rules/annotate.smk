@@ -19,8 +19,9 @@ rule annotate:
         filters=config["filters"],
         reference_fasta=config.get("reference_fasta", ""),
         resources=str(RESOURCES),
-    # One: a cohort fills the cores with patients. For a few whole-genome VCFs with a .tbi,
-    # --set-threads annotate=N annotates N contigs at a time (same output bytes).
+    # One: a cohort fills the cores with patients. For a few whole-genome VCFs,
+    # --set-threads annotate=2 reads records ahead in a second process; N>2 annotates N
+    # contigs at a time when the VCF has a .tbi (same output bytes either way).
     threads: 1
     log:
         "logs/{patient}/annotate.log",
