@@ -915,7 +915,7 @@ def _annotate_records(job: _AnnotateJob, reader: Any, regions: list[str] | None,
     # format while this one annotates; CSQ/ANN parsing needs cyvcf2's records here.
     ahead = _ReadAhead(job, regions, 16384) if job.read_ahead and columnar is not None else None
     try:
-        _annotate_batches(job, ahead if ahead is not None else _batches_here(job, reader, regions, columnar is not None),
+        _annotate_batches(ahead if ahead is not None else _batches_here(job, reader, regions, columnar is not None),
                           writer, table, result, variants_of, columnar, record_lane)
     finally:
         if ahead is not None:
@@ -988,7 +988,7 @@ def _read_ahead_child(job: _AnnotateJob, regions: list[str] | None, batch_size: 
         sender.close()
 
 
-def _annotate_batches(job: _AnnotateJob, batches: Any, writer: Any, table: Any, result: _PassResult,
+def _annotate_batches(batches: Any, writer: Any, table: Any, result: _PassResult,
                       variants_of: Any, columnar: Any, record_lane: _RecordLane) -> None:
     from pgx.tabix import RecordSpans
 
