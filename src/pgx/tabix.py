@@ -288,8 +288,8 @@ def _compressed_binning(bins: np.ndarray, begs: np.ndarray, ends: np.ndarray) ->
     return bins[keep], begs[keep], merged_ends
 
 
-def read_tbi(path: str | Path) -> tuple[list[str], list[tuple[dict[int, list[tuple[int, int]]], list[int]]]]:
-    """Contig names, and per contig its bins (with chunks) and linear index."""
+def _tbi_head(path: str | Path) -> tuple[bytes, list[str], int]:
+    """A .tbi decompressed, its contig names, and where the first contig's bins start."""
     import gzip
 
     data = gzip.decompress(Path(path).read_bytes())
@@ -297,9 +297,14 @@ def read_tbi(path: str | Path) -> tuple[list[str], list[tuple[dict[int, list[tup
         raise ValueError(f"{path}: not a tabix index")
     n_ref, *_, name_bytes = struct.unpack_from("<8i", data, 4)
     names = [n.decode() for n in data[36 : 36 + name_bytes].split(b"\0")[:-1]]
-    at = 36 + name_bytes
+    return data, names[:n_ref], 36 + name_bytes
+
+
+def read_tbi(path: str | Path) -> tuple[list[str], list[tuple[dict[int, list[tuple[int, int]]], list[int]]]]:
+    """Contig names, and per contig its bins (with chunks) and linear index."""
+    data, names, at = _tbi_head(path)
     contigs = []
-    for _ in range(n_ref):
+    for _ in names:
         (n_bin,) = struct.unpack_from("<i", data, at)
         at += 4
         bins = {}
@@ -319,14 +324,9 @@ def read_tbi(path: str | Path) -> tuple[list[str], list[tuple[dict[int, list[tup
 def contig_extents(path: str | Path) -> dict[str, int]:
     """Bytes of the compressed file each contig's records take, from a .tbi's pseudo-bins
     (contigs without one are left out)."""
-    import gzip
-
-    data = gzip.decompress(Path(path).read_bytes())
-    n_ref, *_, name_bytes = struct.unpack_from("<8i", data, 4)
-    names = [n.decode() for n in data[36 : 36 + name_bytes].split(b"\0")[:-1]]
-    at = 36 + name_bytes
+    data, names, at = _tbi_head(path)
     extents = {}
-    for name in names[:n_ref]:
+    for name in names:
         (n_bin,) = struct.unpack_from("<i", data, at)
         at += 4
         for _ in range(n_bin):
