@@ -913,9 +913,10 @@ def _annotate_records(job: _AnnotateJob, reader: Any, regions: list[str] | None,
     record_lane = _RecordLane(job, csq, result.sources)
     # The columnar lane needs only the records' text, which a second process can read and
     # format while this one annotates; CSQ/ANN parsing needs cyvcf2's records here.
-    ahead = _ReadAhead(job, regions, 16384) if job.read_ahead and columnar is not None else None
+    ahead = _ReadAhead(job, regions, _LARGE_BATCH) if job.read_ahead and columnar is not None else None
     try:
-        _annotate_batches(ahead if ahead is not None else _batches_here(job, reader, regions, columnar is not None),
+        _annotate_batches(ahead if ahead is not None
+                          else _batches_here(job, reader, regions, _LARGE_BATCH if columnar else 256),
                           writer, table, result, variants_of, columnar, record_lane)
     finally:
         if ahead is not None:
@@ -924,14 +925,17 @@ def _annotate_records(job: _AnnotateJob, reader: Any, regions: list[str] | None,
     return reader.raw_header if ahead is None else ahead.raw_header
 
 
+_LARGE_BATCH = 16384  # records per batch the columnar lane reads; the per-record lane reads 256
+
+
 def _batches_here(job: _AnnotateJob, reader: Any, regions: list[str] | None,
-                  large: bool) -> Iterator[tuple[list[Any] | None, list[str]]]:
+                  batch_size: int) -> Iterator[tuple[list[Any] | None, list[str]]]:
     """Batches of records read in this process, with their text."""
     from pgx.vcf import checked_records, record_text, region_records
 
     records = (checked_records(reader, job.vcf_path) if regions is None
                else region_records(reader, job.vcf_path, regions))
-    while batch := list(itertools.islice(records, 16384 if large else 256)):
+    while batch := list(itertools.islice(records, batch_size)):
         yield batch, [record_text(record, job.vcf_path) for record in batch]
 
 
@@ -973,14 +977,10 @@ class _ReadAhead:
 
 
 def _read_ahead_child(job: _AnnotateJob, regions: list[str] | None, batch_size: int, sender: Any) -> None:
-    from pgx.vcf import checked_records, record_text, region_records
-
     try:
         reader = _reader_with_our_header(job)
-        records = (checked_records(reader, job.vcf_path) if regions is None
-                   else region_records(reader, job.vcf_path, regions))
-        while batch := list(itertools.islice(records, batch_size)):
-            sender.send([record_text(record, job.vcf_path) for record in batch])
+        for _, texts in _batches_here(job, reader, regions, batch_size):
+            sender.send(texts)
         sender.send(("end", reader.raw_header))
     except Exception as exc:
         sender.send(("error", exc))
@@ -999,13 +999,15 @@ def _annotate_batches(batches: Any, writer: Any, table: Any, result: _PassResult
         if fast is None:
             # Read a batch, then annotate and write it: each stage's code stays warm in the
             # CPU's caches, which saved about a fifth of the time against one at a time.
-            contig_starts, contig = _contig_starts(texts, contig)
             split = [text[:-1].split("\t") for text in texts]
+            spans = RecordSpans.of_columns(split)
+            contig_starts = spans.runs[1:] if spans.contigs[0] == contig else spans.runs
+            contig = spans.contigs[-1]
             previous = (contig, int(split[-1][1]))
             done = [record_lane(None if batch is None else batch[i], columns, variants_of(columns, int(columns[1])))
                     for i, columns in enumerate(split)]
             lines = [line for line, _ in done]
-            result.index.add(RecordSpans.of_columns(split), np.array(
+            result.index.add(spans, np.array(
                 [len(line) if line.isascii() else len(line.encode()) for line in lines], dtype=np.int64))
             _write_batch(writer, lines, contig_starts)
             table.write("".join([rows for _, rows in done]))
@@ -1032,16 +1034,6 @@ def _annotate_batches(batches: Any, writer: Any, table: Any, result: _PassResult
         result.index.add(fast.spans, lines.str.len_bytes().to_numpy())
         _write_batch(writer, lines, contig_starts=fast.contig_starts)
         table.write(rows.str.join("").item() or "")
-
-
-def _contig_starts(texts: list[str], contig: str) -> tuple[list[int], str]:
-    """Which lines start a contig other than the line before's (`contig` before the first)."""
-    starts = []
-    for i, text in enumerate(texts):
-        if not (text.startswith(contig) and text[len(contig)] == "\t"):
-            contig = text.split("\t", 1)[0]
-            starts.append(i)
-    return starts, contig
 
 
 def _write_batch(writer: Any, lines: Any, contig_starts: list[int]) -> None:
