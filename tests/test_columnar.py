@@ -20,7 +20,7 @@ from conftest import DEMO, RESOURCES, SHARED
 import pgx.annotate
 from pgx.annotate import annotate_vcf
 from pgx.columnar import ColumnarLane
-from pgx.transcripts import TranscriptIndex
+from pgx.transcripts import TranscriptIndex, reverse_complement
 from pgx.vcf import Filters
 
 CONTIGS = {"chr1": 248956422, "chr7": 159345973, "chr17": 83257441, "chrX": 156040895}
@@ -153,3 +153,88 @@ def test_a_file_whose_contigs_have_no_transcripts(tmp_path: Path, monkeypatch: p
     outputs, taken = both_lanes(vcf, tmp_path, monkeypatch)
     assert taken == 38  # all but the batch's last record (its next neighbour is unknown)
     assert outputs["v.tsv"].decode().count("intergenic_variant") == 39
+
+
+def exonic_vcf(path: Path, positions: dict[str, list[int]], ref_of: Any = None) -> Path:
+    """One SNV at each position, REF from `ref_of(contig, pos)` when given."""
+    rng = random.Random(9)
+    header = ("##fileformat=VCFv4.2\n" + "".join(f"##contig=<ID={c},length={n}>\n" for c, n in
+                                                 {"chr1": 248956422, "chr7": 159345973, "chr12": 133275309}.items())
+              + '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+              '##FORMAT=<ID=AD,Number=R,Type=Integer,Description="Allelic depths">\n'
+              "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tTUMOR\n")
+    lines = []
+    for contig, where in positions.items():
+        for pos in sorted(set(where)):
+            ref = ref_of(contig, pos) if ref_of else rng.choice("ACGT")
+            alt = rng.choice([b for b in "ACGT" if b != ref])
+            lines.append(f"{contig}\t{pos}\t.\t{ref}\t{alt}\t.\tPASS\t.\tGT:AD\t0/1:{rng.randrange(5, 80)},{rng.randrange(1, 40)}\n")
+    path.write_text(header + "".join(lines), encoding="ascii")
+    return path
+
+
+def exon_bases(genes: list[str]) -> tuple[dict[str, list[int]], dict[tuple[str, int], str]]:
+    """Every second base of the genes' exons, and the bases of their first codons and of the
+    hotspot codons whose reference bases the knowledge base knows (KRAS 12, 13, 61; BRAF 600),
+    with those known bases (genomic strand)."""
+    index = TranscriptIndex.load(RESOURCES / "annotation")
+    where: dict[str, list[int]] = {}
+    known_bases: dict[tuple[str, int], str] = {}
+    for gene in genes:
+        tx = index.by_gene[gene]
+        contig = f"chr{tx.chrom}"
+        where.setdefault(contig, []).extend(g for start, end in tx.exons for g in range(start + 1, end + 1, 2))
+        for codon in [1, *index.known_codons(tx.transcript)]:
+            for i in range(3):
+                g = tx.genomic_of_cds(3 * (codon - 1) + i + 1)
+                assert g is not None
+                where[contig].append(g)
+                if codon in index.known_codons(tx.transcript):
+                    base = index.codons[(tx.transcript, codon)][i]
+                    known_bases[(contig, g)] = base if tx.strand == "+" else reverse_complement(base)
+    return where, known_bases
+
+
+def test_exonic_snvs_take_the_lane_unless_a_codon_is_known(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    where, known_bases = exon_bases(["OR4F5", "OR4F29", "SAMD11", "NOC2L", "KRAS", "BRAF"])
+    rng = random.Random(4)
+    vcf = exonic_vcf(tmp_path / "exons.vcf", where, ref_of=lambda contig, pos: known_bases.get((contig, pos), rng.choice("ACGT")))
+    outputs, taken = both_lanes(vcf, tmp_path, monkeypatch)
+    rows = [line.split("\t") for line in outputs["v.tsv"].decode().splitlines() if not line.startswith("#")][1:]
+    consequences = {row[15] for row in rows}
+    assert {"5_prime_UTR_variant", "3_prime_UTR_variant", "coding_sequence_variant", "missense_variant"} <= consequences
+    # Codons with known bases got their protein change from the per-record lane.
+    known = [row for row in rows if (row[0], int(row[1])) in known_bases]
+    assert len(known) == len(known_bases) and all(row[17].startswith("p.") for row in known)
+    unknown = [row for row in rows if row[15] == "coding_sequence_variant"]
+    assert all(row[17] == "" and row[18] == f"codon {row[20]}" and row[23] == "unknown" for row in unknown)
+    assert {row[12] for row in unknown} >= {"OR4F5", "OR4F29", "SAMD11", "NOC2L"}
+    # Both strands, and nearly every exonic record in the lane (not those where two
+    # transcripts overlap, nor the known codons', nor the batch's last, nor allele-fraction ties)
+    assert any(row[16].startswith("c.-") for row in rows) and any(row[16].startswith("c.*") for row in rows)
+    index = TranscriptIndex.load(RESOURCES / "annotation")
+    alone = [row for row in rows if len(index.overlapping(row[0], int(row[1]), int(row[1]))) == 1
+             and (row[0], int(row[1])) not in known_bases and row[15].endswith(("UTR_variant", "coding_sequence_variant"))]
+    assert 0.97 * len(alone) <= taken <= len(rows) - len(known), (len(alone), taken)
+
+
+def test_with_a_fasta_coding_snvs_take_the_per_record_lane(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(3)
+    sequence = "".join(rng.choice("ACGT") for _ in range(970_000))  # chr1 up to NOC2L's end
+    fasta = tmp_path / "chr1.fa"
+    fasta.write_text(">chr1\n" + "\n".join(sequence[i:i + 60] for i in range(0, len(sequence), 60)) + "\n")
+    pysam.faidx(str(fasta))
+    where, _ = exon_bases(["OR4F5", "OR4F29", "SAMD11", "NOC2L"])
+    vcf = exonic_vcf(tmp_path / "exons.vcf", where, ref_of=lambda _, pos: sequence[pos - 1])
+    outputs, taken = both_lanes(vcf, tmp_path, monkeypatch, reference_fasta=str(fasta))
+    rows = [line.split("\t") for line in outputs["v.tsv"].decode().splitlines() if not line.startswith("#")][1:]
+    consequences = [row[15] for row in rows]
+    assert "coding_sequence_variant" not in consequences
+    assert {"missense_variant", "synonymous_variant", "5_prime_UTR_variant", "3_prime_UTR_variant"} <= set(consequences)
+    # The lane took the UTR records of one transcript (all but the batch's last one and the
+    # ~1% whose allele fraction ties at 4 decimals), and no coding one.
+    index = TranscriptIndex.load(RESOURCES / "annotation")
+    alone = [row for row in rows if len(index.overlapping(row[0], int(row[1]), int(row[1]))) == 1]
+    utr = sum(row[15].endswith("UTR_variant") for row in alone)
+    others = sum(row[15] in ("intron_variant", "intergenic_variant") for row in rows)
+    assert 0.97 * utr <= taken <= utr + others, (utr, others, taken)

@@ -1056,7 +1056,8 @@ def _columnar_lane(job: _AnnotateJob, csq: CsqParser, sample: int | None) -> Any
     from pgx.columnar import ColumnarLane
 
     return ColumnarLane(job.builtin.index, sample=sample, filters=job.filters, info_value=_info_value,
-                        info_template=_INFO_TEMPLATE, intergenic_cells=_INTERGENIC_CELLS)
+                        info_template=_INFO_TEMPLATE, intergenic_cells=_INTERGENIC_CELLS,
+                        coding=job.builtin.fasta is None)
 
 
 class _RecordLane:

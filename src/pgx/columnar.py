@@ -2,11 +2,13 @@
 
 A record qualifies when it is one single-base substitution (upper-case A/C/G/T), its tumor
 sample has integer FORMAT/AD for REF and ALT (with a non-zero sum), it passes every filter,
-no neighbouring record shares its position, and it lies outside every MANE Select transcript
-or more than 8 bases inside an intron of exactly one. For those, this lane computes the same
-VCF line and table row as the per-record lane in `pgx.annotate`, column by column with Polars
-instead of record by record in Python; every other record goes through the per-record lane.
-Tests hold the two lanes to identical bytes.
+no neighbouring record shares its position, and it lies where exactly one MANE Select
+transcript or none does: between transcripts, more than 8 bases inside an intron, or in an
+exon (UTR, or coding where the codon's bases are unknown: no reference FASTA and not a
+hotspot codon with known bases, so that the protein change is unknown). For those, this lane
+computes the same VCF line and table row as the per-record lane in `pgx.annotate`, column by
+column with Polars instead of record by record in Python; every other record goes through the
+per-record lane. Tests hold the two lanes to identical bytes.
 """
 
 from __future__ import annotations
@@ -23,24 +25,29 @@ from pgx.tabix import RecordSpans
 from pgx.transcripts import TranscriptIndex
 from pgx.vcf import NOT_REFERENCE_GENOTYPES, Filters, bare_contig
 
-INTERGENIC, INTRON, OTHER = 0, 1, 2
+INTERGENIC, INTRON, OTHER, EXON = 0, 1, 2, 3
 _BASES = ["A", "C", "G", "T"]
 _COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A"}
 # An intron base this far or further from both exons is an intron_variant, nothing more
 # (nearer ones are splice_region/donor/acceptor, left to the per-record lane).
 _DEEP = 9
-_MAX_LAYOUTS = 4
-_INTRON_SCHEMA = {"gene": pl.String, "transcript": pl.String, "refseq": pl.String, "gene_info": pl.String,
-                  "transcript_info": pl.String, "minus": pl.Boolean, "number": pl.Int64,
-                  "last_exon_base": pl.Int64, "next_exon_base": pl.Int64, "up": pl.String, "down": pl.String}  # FORMAT strings handled per batch; files rarely have more than two
+_MAX_LAYOUTS = 4  # FORMAT strings handled per batch; files rarely have more than two
+# One row per deep intron stretch or exon of the contig's transcripts. Introns: c. anchors of
+# the exon bases on either side. Exons: n. position = n_at_zero + POS (plus strand) or
+# n_at_zero - POS (minus), then c. from the coding bounds as `Transcript.locate` does.
+_FEATURE_SCHEMA = {"gene": pl.String, "transcript": pl.String, "refseq": pl.String, "gene_info": pl.String,
+                   "transcript_info": pl.String, "minus": pl.Boolean, "number": pl.Int64,
+                   "last_exon_base": pl.Int64, "next_exon_base": pl.Int64, "up": pl.String, "down": pl.String,
+                   "n_at_zero": pl.Int64, "cds_first": pl.Int64, "cds_last": pl.Int64}
+_UNKNOWN_CODON_NOTE = "HGVSp unknown: codon bases not known without a reference FASTA"
 
 
 class _Segments(NamedTuple):
-    """A contig cut where transcripts and deep intron stretches start and end."""
+    """A contig cut where transcripts, exons, deep intron stretches and known codons start and end."""
 
     starts: np.ndarray  # 1-based first position of each segment, ascending
-    kind: np.ndarray  # INTERGENIC, INTRON or OTHER
-    intron: np.ndarray  # row of the intron table (INTRON segments), else 0
+    kind: np.ndarray  # INTERGENIC, INTRON, EXON or OTHER
+    feature: np.ndarray  # row of the feature table (INTRON and EXON segments), else 0
 
 
 class ColumnarBatch(NamedTuple):
@@ -59,8 +66,12 @@ class ColumnarLane:
     ANNOTATION_SOURCE = "builtin"
 
     def __init__(self, index: TranscriptIndex, *, sample: int, filters: Filters,
-                 info_value: Callable[[str | None], str], info_template: str, intergenic_cells: str) -> None:
+                 info_value: Callable[[str | None], str], info_template: str, intergenic_cells: str,
+                 coding: bool) -> None:
+        """`coding`: whether coding SNVs may take this lane, i.e. no reference FASTA gives
+        their codons' bases (with one, the per-record lane computes the protein change)."""
         self.index = index
+        self.coding = coding
         self.sample = sample
         self.filters = filters
         self._info_value = info_value
@@ -93,8 +104,8 @@ class ColumnarLane:
         info = frame["c7"]
         spans = RecordSpans(chroms.gather(runs).to_list(), runs, begs, begs + frame["c3"].str.len_bytes().to_numpy(),
                             bool((info.str.starts_with("END=") | info.str.contains(";END=", literal=True)).any()))
-        kind, introns = self._locate(chroms, positions.to_numpy(), runs)
-        frame = pl.concat([frame.with_columns(pos=positions, kind=pl.Series(kind, dtype=pl.Int8)), introns],
+        kind, features = self._locate(chroms, positions.to_numpy(), runs)
+        frame = pl.concat([frame.with_columns(pos=positions, kind=pl.Series(kind, dtype=pl.Int8)), features],
                           how="horizontal")
         frame = self._qualified(frame, previous)
         eligible = frame["eligible"]
@@ -112,10 +123,10 @@ class ColumnarLane:
         return ColumnarBatch(lines, rows, others, contig_starts, (chroms[-1], int(positions[-1])), spans)
 
     def _locate(self, chroms: pl.Series, positions: np.ndarray, runs: list[int]) -> tuple[np.ndarray, pl.DataFrame]:
-        """Segment kind and intron attributes of each position; `runs` start each stretch of
-        one contig."""
+        """Segment kind and intron or exon attributes of each position; `runs` start each
+        stretch of one contig."""
         kind = np.empty(len(positions), dtype=np.int8)
-        introns = []
+        features = []
         bounds = [*runs, len(positions)]
         for a, b in zip(bounds, bounds[1:], strict=False):
             segments, table = _contig_tables(self.index, bare_contig(chroms[a]), self._info_value)
@@ -123,8 +134,8 @@ class ColumnarLane:
             inside = at >= 0
             at = np.maximum(at, 0)
             kind[a:b] = np.where(inside, segments.kind[at], INTERGENIC)
-            introns.append(table[np.where(inside, segments.intron[at], 0)])
-        return kind, pl.concat(introns)
+            features.append(table[np.where(inside, segments.feature[at], 0)])
+        return kind, pl.concat(features)
 
     def _qualified(self, frame: pl.DataFrame, previous: tuple[str, int] | None) -> pl.DataFrame:
         """The sample's fields, depth and allele fraction, and whether each record qualifies."""
@@ -150,7 +161,12 @@ class ColumnarLane:
             dp=pl.when(col("dp_text").str.contains(r"^[0-9]{1,15}$")).then(col("dp_text").cast(pl.Int64, strict=False)),
             filter_value=pl.when(col("c6") == ".").then(pl.lit("PASS")).otherwise(col("c6")),
         )
-        frame = frame.with_columns(total=col("ref_count") + col("alt_count"))
+        exonic = col("kind") == EXON
+        frame = frame.with_columns(
+            total=col("ref_count") + col("alt_count"),
+            n=pl.when(exonic).then(pl.when(col("minus")).then(col("n_at_zero") - col("pos"))
+                                   .otherwise(col("n_at_zero") + col("pos"))))
+        coding = (exonic & (col("n") >= col("cds_first")) & (col("n") <= col("cds_last"))).fill_null(False)
         # The allele fraction to 4 decimals from the integer counts: equal to formatting the
         # float except on an exact tie, which goes to the per-record lane.
         scaled = col("alt_count") * 10000
@@ -173,6 +189,8 @@ class ColumnarLane:
             & ~same_as_before & ~same_as_next
             & (col("kind") != OTHER)
         )
+        if not self.coding:
+            eligible = eligible & ~coding
         filters = self.filters
         if filters.require_pass:
             eligible = eligible & (col("filter_value") == "PASS")
@@ -185,30 +203,44 @@ class ColumnarLane:
     def _written(self, frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
         """The VCF line and table row of each (qualified) record."""
         col = pl.col
-        chrom, ref, alt, minus = col("c0"), col("c3"), col("c4"), col("minus")
+        chrom, ref, alt, minus, n = col("c0"), col("c3"), col("c4"), col("minus"), col("n")
+        first, last = col("cds_first"), col("cds_last")
         frame = frame.with_columns(
             vaf4=pl.format("{}.{}", col("fourths") // 10000, (col("fourths") % 10000).cast(pl.String).str.zfill(4)),
             depth_text=col("depth").cast(pl.String),
             intronic=col("kind") == INTRON,
+            exonic=col("kind") == EXON,
             ref_c=pl.when(minus).then(ref.replace(_COMPLEMENT)).otherwise(ref),
             alt_c=pl.when(minus).then(alt.replace(_COMPLEMENT)).otherwise(alt),
             from_up=pl.when(minus).then(col("next_exon_base") - col("pos")).otherwise(col("pos") - col("last_exon_base")),
             from_down=pl.when(minus).then(col("pos") - col("last_exon_base")).otherwise(col("next_exon_base") - col("pos")),
+            region=pl.when(n < first).then(pl.lit("utr5")).when(n > last).then(pl.lit("utr3")).otherwise(pl.lit("cds")),
         )
-        frame = frame.with_columns(hgvsc=pl.when(col("from_up") <= col("from_down")).then(
-            pl.concat_str([pl.lit("c."), col("up"), pl.lit("+"), col("from_up").cast(pl.String),
-                           col("ref_c"), pl.lit(">"), col("alt_c")])
+        region = col("region")
+        in_cds = region == "cds"
+        frame = frame.with_columns(position=pl.when(col("intronic")).then(
+            pl.when(col("from_up") <= col("from_down"))
+            .then(pl.concat_str([col("up"), pl.lit("+"), col("from_up").cast(pl.String)]))
+            .otherwise(pl.concat_str([col("down"), pl.lit("-"), col("from_down").cast(pl.String)]))
         ).otherwise(
-            pl.concat_str([pl.lit("c."), col("down"), pl.lit("-"), col("from_down").cast(pl.String),
-                           col("ref_c"), pl.lit(">"), col("alt_c")])))
+            pl.when(region == "utr5").then(pl.concat_str([pl.lit("-"), (first - n).cast(pl.String)]))
+            .when(region == "utr3").then(pl.concat_str([pl.lit("*"), (n - last).cast(pl.String)]))
+            .otherwise((n - first + 1).cast(pl.String))),
+            codon=((n - first) // 3 + 1).cast(pl.String),
+            consequence=pl.when(col("intronic")).then(pl.lit("intron_variant"))
+            .when(region == "utr5").then(pl.lit("5_prime_UTR_variant"))
+            .when(region == "utr3").then(pl.lit("3_prime_UTR_variant"))
+            .otherwise(pl.lit("coding_sequence_variant")),
+        )
+        frame = frame.with_columns(hgvsc=pl.concat_str([pl.lit("c."), col("position"), col("ref_c"), pl.lit(">"), col("alt_c")]))
         info_value = self._info_value
-        intronic = col("intronic")
+        in_gene = col("intronic") | col("exonic")
         dot = pl.lit(".")
         values_in_info = [
-            pl.when(intronic).then(col("gene_info")).otherwise(dot),
-            pl.when(intronic).then(col("transcript_info")).otherwise(dot),
-            pl.when(intronic).then(pl.lit(info_value("intron_variant"))).otherwise(pl.lit(info_value("intergenic_variant"))),
-            pl.when(intronic).then(col("hgvsc")).otherwise(dot),
+            pl.when(in_gene).then(col("gene_info")).otherwise(dot),
+            pl.when(in_gene).then(col("transcript_info")).otherwise(dot),
+            pl.when(in_gene).then(col("consequence")).otherwise(pl.lit(info_value("intergenic_variant"))),
+            pl.when(in_gene).then(col("hgvsc")).otherwise(dot),
             dot, col("vaf4"), col("depth_text"), pl.lit(info_value(self.DEPTH_SOURCE)), pl.lit(info_value(self.ANNOTATION_SOURCE)),
             pl.lit("kept"),
         ]
@@ -223,10 +255,22 @@ class ColumnarLane:
         new_info = pl.when(info == ".").then(ours).otherwise(pl.concat_str([info, pl.lit(";"), ours]))
         bare = chrom.replace({c: bare_contig(c) for c in frame["c0"].unique().to_list()})
         empty = pl.lit("")
-        cells = pl.when(intronic).then(pl.concat_str([
+        number = col("number").cast(pl.String)
+        codon = col("codon")
+        # gene … annotation_note, as `_annotation_cells` writes them
+        cells = pl.when(col("intronic")).then(pl.concat_str([
             col("gene"), col("transcript"), col("refseq"), pl.lit("intron_variant"), col("hgvsc"),
-            empty, empty, empty, empty, empty, empty, empty, empty, col("number").cast(pl.String),
-            pl.lit(self.ANNOTATION_SOURCE), empty], separator="\t")).otherwise(pl.lit(self._intergenic_cells))
+            empty, empty, empty, empty, empty, empty, empty, empty, number,
+            pl.lit(self.ANNOTATION_SOURCE), empty], separator="\t")
+        ).when(col("exonic") & in_cds).then(pl.concat_str([
+            col("gene"), col("transcript"), col("refseq"), col("consequence"), col("hgvsc"),
+            empty, pl.concat_str([pl.lit("codon "), codon]), empty, codon, codon, empty, pl.lit("unknown"),
+            number, empty, pl.lit(self.ANNOTATION_SOURCE), pl.lit(_UNKNOWN_CODON_NOTE)], separator="\t")
+        ).when(col("exonic")).then(pl.concat_str([
+            col("gene"), col("transcript"), col("refseq"), col("consequence"), col("hgvsc"),
+            empty, empty, empty, empty, empty, empty, empty,
+            number, empty, pl.lit(self.ANNOTATION_SOURCE), empty], separator="\t")
+        ).otherwise(pl.lit(self._intergenic_cells))
         return frame.select(
             line=pl.concat_str([*(col(n) for n in names[:7]), new_info, *(col(n) for n in names[8:])],
                                separator="\t") + pl.lit("\n"),
@@ -242,12 +286,15 @@ class ColumnarLane:
 @functools.lru_cache(maxsize=1024)  # GRCh38 with decoys has ~3,400 contigs; most are never seen
 def _contig_tables(index: TranscriptIndex, contig: str,
                    info: Callable[[str | None], str]) -> tuple[_Segments, pl.DataFrame]:
-    """A contig's segments, and its intron table (row 0: no intron); built once per process.
+    """A contig's segments, and its feature table (row 0: none; then deep intron stretches,
+    then exons); built once per process.
 
-    Sweep over where transcripts and deep intron stretches begin (+1) and end (-1): a segment
-    covered by one transcript and one deep stretch is INTRON, by none INTERGENIC. Intron c.
-    anchors are computed as `Transcript.locate` does, for all introns at once."""
-    none = pl.DataFrame([[None] * len(_INTRON_SCHEMA)], schema=_INTRON_SCHEMA, orient="row")  # row 0
+    Sweep over where transcripts, exons, deep intron stretches and the bases of codons with
+    known bases begin (+1) and end (-1): a segment covered by one transcript and one deep
+    stretch is INTRON, by one transcript and one exon (and no known codon) EXON, by none
+    INTERGENIC. Intron c. anchors and exon n. offsets are computed as `Transcript.locate`
+    does, for all of them at once."""
+    none = pl.DataFrame([[None] * len(_FEATURE_SCHEMA)], schema=_FEATURE_SCHEMA, orient="row")  # row 0
     transcripts = index.on_contig(contig)
     if not transcripts:
         return (_Segments(np.array([1], dtype=np.int64), np.array([INTERGENIC], dtype=np.int8),
@@ -269,14 +316,12 @@ def _contig_tables(index: TranscriptIndex, contig: str,
         "cds_last": [tx.coding_bounds[1] for tx in transcripts],
     }, schema_overrides={"tx": pl.Int64})
     col = pl.col
-    k = pl.int_range(pl.len()).over("tx")
-    count = pl.len().over("tx")
-    through_k = (col("end") - col("start")).cum_sum().over("tx")
-    total = (col("end") - col("start")).sum().over("tx")
-    introns = exons.with_columns(
-        k=k, count=count, through_k=through_k, total=total,
+    exons = exons.with_columns(
+        k=pl.int_range(pl.len()).over("tx"), count=pl.len().over("tx"),
+        through_k=(col("end") - col("start")).cum_sum().over("tx"),
+        total=(col("end") - col("start")).sum().over("tx"),
         next_exon_base=col("start").shift(-1).over("tx") + 1,
-    ).filter(col("k") < col("count") - 1).join(per_tx, on="tx", how="left", maintain_order="left")
+    ).join(per_tx, on="tx", how="left", maintain_order="left")
     # Transcript (n.) positions of the exon bases on either side, in transcript order.
     up_n = pl.when(col("minus")).then(col("total") - col("through_k")).otherwise(col("through_k"))
 
@@ -286,26 +331,43 @@ def _contig_tables(index: TranscriptIndex, contig: str,
                 .when(n > last).then(pl.concat_str([pl.lit("*"), (n - last).cast(pl.String)]))
                 .otherwise((n - first + 1).cast(pl.String)))
 
-    introns = introns.with_columns(
+    introns = exons.filter(col("k") < col("count") - 1).with_columns(
         number=pl.when(col("minus")).then(col("count") - 1 - col("k")).otherwise(col("k") + 1),
         last_exon_base=col("end"), up=c_text(up_n), down=c_text(up_n + 1),
         deep_first=col("end") + _DEEP, deep_end=col("next_exon_base") - _DEEP + 1,
     ).filter(col("deep_first") < col("deep_end"))
-    table = pl.concat([none, introns.select(list(_INTRON_SCHEMA)).cast(_INTRON_SCHEMA)])  # type: ignore[arg-type]
-    rows = np.arange(1, introns.height + 1, dtype=np.int64)
-    at = np.concatenate([
-        [tx.tx_start + 1 for tx in transcripts], [tx.tx_end + 1 for tx in transcripts],
-        introns["deep_first"].to_numpy(), introns["deep_end"].to_numpy()]).astype(np.int64)
-    zeros, ones = np.zeros(len(transcripts), dtype=np.int64), np.ones(len(transcripts), dtype=np.int64)
-    no_intron, intron = np.zeros(introns.height, dtype=np.int64), np.ones(introns.height, dtype=np.int64)
-    cover = np.concatenate([ones, -ones, no_intron, no_intron])
-    deep = np.concatenate([zeros, zeros, intron, -intron])
-    row = np.concatenate([zeros, zeros, rows, -rows])
+    exon_rows = exons.with_columns(
+        number=pl.when(col("minus")).then(col("count") - col("k")).otherwise(col("k") + 1),
+        # plus: n = bases before the exon + (POS - start); minus: + (end + 1 - POS)
+        n_at_zero=pl.when(col("minus")).then(col("total") - col("through_k") + col("end") + 1)
+        .otherwise(col("through_k") - col("end")),
+    )
+    table = pl.concat([none, *(frame.select([c for c in _FEATURE_SCHEMA if c in frame.columns])
+                               for frame in (introns, exon_rows))], how="diagonal_relaxed").cast(_FEATURE_SCHEMA)  # type: ignore[arg-type]
+    intron_rows = np.arange(1, introns.height + 1, dtype=np.int64)
+    exon_ids = np.arange(introns.height + 1, introns.height + 1 + exon_rows.height, dtype=np.int64)
+    known = [g for tx in transcripts for codon in index.known_codons(tx.transcript)
+             for offset in range(3) if (g := tx.genomic_of_cds(3 * (codon - 1) + offset + 1)) is not None]
+    events = [  # (positions, cover, deep, exon, known codon base, feature row)
+        (np.array([tx.tx_start + 1 for tx in transcripts]), 1, 0, 0, 0, 0),
+        (np.array([tx.tx_end + 1 for tx in transcripts]), -1, 0, 0, 0, 0),
+        (introns["deep_first"].to_numpy(), 0, 1, 0, 0, intron_rows),
+        (introns["deep_end"].to_numpy(), 0, -1, 0, 0, -intron_rows),
+        (exon_rows["start"].to_numpy() + 1, 0, 0, 1, 0, exon_ids),
+        (exon_rows["end"].to_numpy() + 1, 0, 0, -1, 0, -exon_ids),
+        (np.array(known), 0, 0, 0, 1, 0),
+        (np.array(known) + 1, 0, 0, 0, -1, 0),
+    ]
+    at = np.concatenate([where for where, *_ in events]).astype(np.int64)
+    sums = [np.concatenate([np.broadcast_to(np.asarray(values[i], dtype=np.int64), len(where))
+                            for where, *values in events]) for i in range(5)]
     order = np.argsort(at, kind="stable")
     positions = at[order]
     # One segment per distinct position, with the sums after its last event.
     last = np.r_[positions[1:] != positions[:-1], True]
-    covering, in_deep, rows_sum = (np.cumsum(v[order])[last] for v in (cover, deep, row))
+    covering, in_deep, in_exon, in_known, rows_sum = (np.cumsum(v[order])[last] for v in sums)
+    alone = (covering == 1) & (in_known == 0)
     kind = np.where(covering == 0, INTERGENIC,
-                    np.where((covering == 1) & (in_deep == 1), INTRON, OTHER)).astype(np.int8)
-    return _Segments(positions[last], kind, np.where(kind == INTRON, rows_sum, 0)), table
+                    np.where(alone & (in_deep == 1), INTRON,
+                             np.where(alone & (in_exon == 1), EXON, OTHER))).astype(np.int8)
+    return _Segments(positions[last], kind, np.where((kind == INTRON) | (kind == EXON), rows_sum, 0)), table

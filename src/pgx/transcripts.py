@@ -177,6 +177,9 @@ class TranscriptIndex:
         }
         self.by_gene = {t.gene: t for t in transcripts}
         self.codons = codons
+        self._known_codons: dict[str, list[int]] = {}
+        for transcript, codon in sorted(codons):
+            self._known_codons.setdefault(transcript, []).append(codon)
         # Where any transcript lies (merged spans, 0-based starts): most of a genome is outside
         # every transcript, and this answers that with one bisection.
         self._covered: dict[str, tuple[list[int], list[int]]] = {}
@@ -208,6 +211,10 @@ class TranscriptIndex:
         lo = bisect.bisect_left(starts, start - self._max_span[chrom] - 1)
         hi = bisect.bisect_right(starts, end)
         return [t for t in txs[lo:hi] if t.tx_start < end and t.tx_end >= start]
+
+    def known_codons(self, transcript: str) -> list[int]:
+        """The codons of `transcript` whose reference bases are known without a FASTA."""
+        return self._known_codons.get(transcript, [])
 
     def on_contig(self, chrom: str) -> list[Transcript]:
         """The transcripts of a contig ('chr7' or '7'), by start."""
