@@ -7,9 +7,7 @@ reason is written beside the variant.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import gc
 import itertools
 import re
 import sys
@@ -26,6 +24,7 @@ from pgx.transcripts import (
     THREE_LETTER,
     Transcript,
     TranscriptIndex,
+    no_cycle_collection,
     reverse_complement,
 )
 from pgx.vcf import Variant
@@ -604,71 +603,83 @@ def annotate_vcf(
     from pgx.tabix import UnsortedRecords
     from pgx.vcf import Filters
 
-    builtin: BuiltinAnnotator | LiftedAnnotator
-    fasta = pysam.FastaFile(reference_fasta) if reference_fasta else None
-    index = TranscriptIndex.load(resources / "annotation")
-    if build == "GRCh38":
-        builtin = BuiltinAnnotator(index, fasta)
-    else:
-        from pgx.liftover import LiftOver
-
-        # GRCh37 input is annotated on GRCh38 models through liftover, and reported in its own
-        # coordinates. No FASTA is used: a GRCh37 FASTA would not fit the lifted positions.
-        builtin = LiftedAnnotator(BuiltinAnnotator(index, None),
-                                  LiftOver.load(resources / "liftover/GRCh37_to_GRCh38.tsv.gz"))
     label = Manifest.load(resources).label
-    job = _AnnotateJob(
-        vcf_path=vcf_path, build=build, tumor_sample=tumor_sample, normal_sample=normal_sample,
-        filters=filters or Filters(), reference_fasta=reference_fasta, builtin=builtin,
-        preferred=load_preferred_transcripts(resources / "kb/civic/variants.tsv"), kb_label=label,
-        table_head=_table_head([f"pgx {__version__}", f"knowledge base: {label}",
-                                f"input: {Path(vcf_path).name}", f"build: {build}"]),
-        undeclared={kind: () for kind in _TAG_KINDS})
-    with atomic_path(out_vcf, suffix=".vcf.gz") as tmp_vcf, atomic_path(out_vcf + ".tbi") as tmp_tbi, \
-            atomic_path(out_tsv) as tmp_tsv:
-        while True:
-            # Two cores: one annotates while the other reads ahead and compresses. More: contigs
-            # in parallel, when the input's index says where they are.
-            contigs = _contigs_for_workers(vcf_path) if threads > _READ_AHEAD_THREADS else None
-            done = (_annotate_in_workers(job, contigs, str(tmp_vcf), str(tmp_tsv), threads) if contigs
-                    else None)
-            if done is None:
-                try:
-                    done = _annotate_in_one_pass(dataclasses.replace(job, read_ahead=threads > 1),
-                                                 str(tmp_vcf), str(tmp_tsv))
-                except UnsortedRecords:
-                    raise PgxInputError(vcf_path, _UNSORTED) from None
-            if not any(done.undeclared.values()):
-                break
-            # Tags used but not declared: declare them and write again from the start.
-            job = dataclasses.replace(job, undeclared={
-                kind: tuple(sorted({*job.undeclared[kind], *done.undeclared[kind]}))
-                for kind in job.undeclared})
-        if done.index.spans_known:
-            done.index.write(tmp_tbi, np.array(done.layout.block_texts, dtype=np.int64),
-                             np.array(done.layout.block_files, dtype=np.int64))
-        else:  # INFO/END spans: htslib's own indexing reads them as it does
-            try:
-                pysam.tabix_index(str(tmp_vcf), preset="vcf", force=True, keep_original=True)
-            except Exception:
-                raise PgxInputError(vcf_path, _UNSORTED) from None
-            Path(str(tmp_vcf) + ".tbi").replace(tmp_tbi)
-    stats = done.stats
-    notes = [] if stats.left_aligned else ["indels were trimmed but not left-aligned (no reference FASTA configured)"]
-    notes += [f"{kind} {tag} used but not declared in the input header; declared in the output"
-              for kind, tags in sorted(job.undeclared.items()) for tag in tags]
-    qc = {
-        "records": stats.records, "alleles": stats.alleles, "kept": stats.kept,
-        "removed": dict(sorted(stats.removed.items())), "depth_sources": dict(sorted(stats.depth_sources.items())),
-        "annotation_sources": dict(sorted(done.sources.items())),
-        "left_aligned": stats.left_aligned,
-        "notes": notes,
-    }
-    if qc_out:
-        import json
+    undeclared: dict[str, tuple[str, ...]] = {kind: () for kind in _TAG_KINDS}
+    # Two cores: a second process reads and formats records from the start (while this one
+    # loads the transcript models, then annotates) and compression runs beside. More: contigs
+    # in parallel, when the input's index says where they are.
+    contigs = _contigs_for_workers(vcf_path) if threads > _READ_AHEAD_THREADS else None
+    ahead = _ReadAhead(vcf_path, undeclared, label, _LARGE_BATCH) if threads > 1 and not contigs else None
+    try:
+        builtin: BuiltinAnnotator | LiftedAnnotator
+        fasta = pysam.FastaFile(reference_fasta) if reference_fasta else None
+        index = TranscriptIndex.load(resources / "annotation")
+        if build == "GRCh38":
+            builtin = BuiltinAnnotator(index, fasta)
+        else:
+            from pgx.liftover import LiftOver
 
-        write_text_atomic(qc_out, json.dumps(qc, indent=2, sort_keys=True) + "\n")
-    return qc
+            # GRCh37 input is annotated on GRCh38 models through liftover, and reported in its own
+            # coordinates. No FASTA is used: a GRCh37 FASTA would not fit the lifted positions.
+            builtin = LiftedAnnotator(BuiltinAnnotator(index, None),
+                                      LiftOver.load(resources / "liftover/GRCh37_to_GRCh38.tsv.gz"))
+        job = _AnnotateJob(
+            vcf_path=vcf_path, build=build, tumor_sample=tumor_sample, normal_sample=normal_sample,
+            filters=filters or Filters(), reference_fasta=reference_fasta, builtin=builtin,
+            preferred=load_preferred_transcripts(resources / "kb/civic/variants.tsv"), kb_label=label,
+            table_head=_table_head([f"pgx {__version__}", f"knowledge base: {label}",
+                                    f"input: {Path(vcf_path).name}", f"build: {build}"]),
+            undeclared=undeclared)
+        with atomic_path(out_vcf, suffix=".vcf.gz") as tmp_vcf, atomic_path(out_vcf + ".tbi") as tmp_tbi, \
+                atomic_path(out_tsv) as tmp_tsv:
+            while True:
+                done = (_annotate_in_workers(job, contigs, str(tmp_vcf), str(tmp_tsv), threads) if contigs
+                        else None)
+                if done is None:
+                    if ahead is None and threads > 1:  # another pass, or workers that failed
+                        ahead = _ReadAhead(vcf_path, job.undeclared, label, _LARGE_BATCH)
+                    try:
+                        done = _annotate_in_one_pass(job, str(tmp_vcf), str(tmp_tsv), ahead)
+                    except UnsortedRecords:
+                        raise PgxInputError(vcf_path, _UNSORTED) from None
+                    finally:
+                        if ahead is not None:
+                            ahead.close()
+                        ahead = None
+                if not any(done.undeclared.values()):
+                    break
+                # Tags used but not declared: declare them and write again from the start.
+                job = dataclasses.replace(job, undeclared={
+                    kind: tuple(sorted({*job.undeclared[kind], *done.undeclared[kind]}))
+                    for kind in job.undeclared})
+            if done.index.spans_known:
+                done.index.write(tmp_tbi, np.array(done.layout.block_texts, dtype=np.int64),
+                                 np.array(done.layout.block_files, dtype=np.int64))
+            else:  # INFO/END spans: htslib's own indexing reads them as it does
+                try:
+                    pysam.tabix_index(str(tmp_vcf), preset="vcf", force=True, keep_original=True)
+                except Exception:
+                    raise PgxInputError(vcf_path, _UNSORTED) from None
+                Path(str(tmp_vcf) + ".tbi").replace(tmp_tbi)
+        stats = done.stats
+        notes = [] if stats.left_aligned else ["indels were trimmed but not left-aligned (no reference FASTA configured)"]
+        notes += [f"{kind} {tag} used but not declared in the input header; declared in the output"
+                  for kind, tags in sorted(job.undeclared.items()) for tag in tags]
+        qc = {
+            "records": stats.records, "alleles": stats.alleles, "kept": stats.kept,
+            "removed": dict(sorted(stats.removed.items())), "depth_sources": dict(sorted(stats.depth_sources.items())),
+            "annotation_sources": dict(sorted(done.sources.items())),
+            "left_aligned": stats.left_aligned,
+            "notes": notes,
+        }
+        if qc_out:
+            import json
+
+            write_text_atomic(qc_out, json.dumps(qc, indent=2, sort_keys=True) + "\n")
+        return qc
+    finally:
+        if ahead is not None:
+            ahead.close()
 
 
 _READ_AHEAD_THREADS = 2
@@ -692,7 +703,6 @@ class _AnnotateJob:
     table_head: str
     undeclared: dict[str, tuple[str, ...]]  # tags the input uses without declaring them
     columnar: bool = True  # whether the columnar lane may run
-    read_ahead: bool = False  # whether a second process may read and format the records
 
 
 @dataclass
@@ -715,31 +725,31 @@ def _table_head(comments: list[str]) -> str:
     return "".join(f"## {c}\n" for c in comments) + "\t".join(VARIANT_COLUMNS) + "\n"
 
 
-def _reader_with_our_header(job: _AnnotateJob) -> Any:
+def _reader_with_our_header(vcf_path: str, undeclared: dict[str, tuple[str, ...]], kb_label: str) -> Any:
     """The input opened with our INFO tags, the undeclared tags and our provenance declared."""
     from pgx import __version__
     from pgx.errors import PgxInputError
     from pgx.vcf import open_vcf
 
-    reader = open_vcf(job.vcf_path)
+    reader = open_vcf(vcf_path)
     header = reader.raw_header
     for tag, kind, description in INFO_FIELDS:
         if f"ID={tag}," in header:
-            raise PgxInputError(job.vcf_path, f"INFO/{tag} already in the header: pgx writes that tag",
+            raise PgxInputError(vcf_path, f"INFO/{tag} already in the header: pgx writes that tag",
                                 record="header")
         reader.add_info_to_header({"ID": tag, "Number": "A", "Type": kind, "Description": description})
-    for tag in job.undeclared["FILTER"]:
+    for tag in undeclared["FILTER"]:
         reader.add_filter_to_header({"ID": tag, "Description": "Not declared in the input header"})
-    for tag in job.undeclared["INFO"]:
+    for tag in undeclared["INFO"]:
         reader.add_info_to_header({"ID": tag, "Number": ".", "Type": "String",
                                    "Description": "Not declared in the input header"})
-    for tag in job.undeclared["FORMAT"]:
+    for tag in undeclared["FORMAT"]:
         reader.add_format_to_header({"ID": tag, "Number": "1" if tag == "GT" else ".", "Type": "String",
                                      "Description": "Not declared in the input header"})
-    for contig in job.undeclared["contig"]:
+    for contig in undeclared["contig"]:
         reader.add_to_header(f"##contig=<ID={contig}>")
     reader.add_to_header(f"##pgx_version={__version__}")
-    reader.add_to_header(f"##pgx_knowledge_base={job.kb_label}")
+    reader.add_to_header(f"##pgx_knowledge_base={kb_label}")
     return reader
 
 
@@ -761,44 +771,36 @@ def _declared_while_reading(before: str, after: str) -> dict[str, set[str]]:
     return found
 
 
-def _annotate_in_one_pass(job: _AnnotateJob, out_vcf: str, out_tsv: str) -> _PassResult:
-    return _annotate_part(job, None, out_vcf, out_tsv)
+def _annotate_in_one_pass(job: _AnnotateJob, out_vcf: str, out_tsv: str, ahead: _ReadAhead | None) -> _PassResult:
+    return _annotate_part(job, None, out_vcf, out_tsv, ahead)
 
 
-def _annotate_part(job: _AnnotateJob, contig: str | None, out_vcf: str, out_tsv: str) -> _PassResult:
+def _annotate_part(job: _AnnotateJob, contig: str | None, out_vcf: str, out_tsv: str,
+                   ahead: _ReadAhead | None = None) -> _PassResult:
     """The whole file (`contig` None: with header lines and the end-of-file block), or one
-    contig as a part to be joined (neither)."""
+    contig as a part to be joined (neither); `ahead`, a process reading the whole file."""
     from pgx.outputs import BgzfWriter
     from pgx.tabix import TabixIndex
     from pgx.vcf import ReadStats
 
-    reader = _reader_with_our_header(job)
+    reader = _reader_with_our_header(job.vcf_path, job.undeclared, job.kb_label)
     header = reader.raw_header
     result = _PassResult(ReadStats(), {}, _no_tags(), TabixIndex(0 if contig else len(header.encode())))
-    with BgzfWriter(out_vcf, eof=contig is None) as writer, open(out_tsv, "w", encoding="utf-8") as table:
+    # The table is written as UTF-8 bytes: the columnar lane makes its rows as bytes.
+    with BgzfWriter(out_vcf, eof=contig is None) as writer, open(out_tsv, "wb") as table:
         if contig is None:
             writer.write(header)
             writer.end_block()
-            table.write(job.table_head)
-        with _no_cycle_collection():
-            header_after = _annotate_records(job, reader, None if contig is None else [contig], writer, table, result)
+            table.write(job.table_head.encode())
+        # Each batch keeps thousands of records alive, and collections scanning them took 8%
+        # of the time; the pass makes no reference cycles.
+        with no_cycle_collection():
+            header_after = _annotate_records(job, reader, None if contig is None else [contig], writer, table, result,
+                                             ahead)
     result.index.finish()
     result.layout = writer.layout()
     result.undeclared = _declared_while_reading(header, header_after)
     return result
-
-
-@contextlib.contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Python's cycle collector paused: each batch keeps thousands of records alive, and
-    collections scanning them took 8% of the time; the pass makes no reference cycles."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _contigs_for_workers(vcf_path: str) -> list[str] | None:
@@ -838,7 +840,7 @@ def _annotate_in_workers(job: _AnnotateJob, contigs: list[str], out_vcf: str, ou
     global _WORKER_JOB
     if not sys.platform.startswith("linux"):
         return None  # fork is what lets workers share the loaded transcript index
-    reader = _reader_with_our_header(job)
+    reader = _reader_with_our_header(job.vcf_path, job.undeclared, job.kb_label)
     check_build(reader, job.build, job.vcf_path)
     tumor_sample_index(reader, job.vcf_path, job.tumor_sample, job.normal_sample)
     header = reader.raw_header
@@ -869,10 +871,10 @@ def _annotate_in_workers(job: _AnnotateJob, contigs: list[str], out_vcf: str, ou
                 writer.append_part(f"{parts}/{i}.vcf.gz", part.layout)
                 result.index.extend(part.index, shift=result.index.offset)
         result.layout = writer.layout()
-        with open(out_tsv, "w", encoding="utf-8") as table:
-            table.write(job.table_head)
+        with open(out_tsv, "wb") as table:
+            table.write(job.table_head.encode())
             for i in range(len(contigs)):
-                with open(f"{parts}/{i}.tsv", encoding="utf-8") as part_table:
+                with open(f"{parts}/{i}.tsv", "rb") as part_table:
                     shutil.copyfileobj(part_table, table)
     return result
 
@@ -894,14 +896,15 @@ _INFO_TEMPLATE = ";".join(f"{tag}={{}}" for tag, _, _ in INFO_FIELDS)
 
 
 def _annotate_records(job: _AnnotateJob, reader: Any, regions: list[str] | None, writer: Any,
-                      table: Any, result: _PassResult) -> str:
+                      table: Any, result: _PassResult, ahead: _ReadAhead | None) -> str:
     """Every record read is written, with PGX_* INFO per ALT allele (Number=A); every allele
     kept becomes a table row. A block of the VCF.gz ends where each contig starts, so parts
     made by workers join into the same bytes as one pass.
 
     Records are read in batches; the columnar lane (`pgx.columnar`) writes the plain ones of
     a batch, and each of the others goes through `_record_lane`. Returns the reader's header
-    after reading."""
+    after reading. `ahead`, when given, reads the same records in another process; it is
+    closed here."""
     from pgx.vcf import VariantReader
 
     csq = CsqParser(reader.raw_header)
@@ -913,10 +916,12 @@ def _annotate_records(job: _AnnotateJob, reader: Any, regions: list[str] | None,
     record_lane = _RecordLane(job, csq, result.sources)
     # The columnar lane needs only the records' text, which a second process can read and
     # format while this one annotates; CSQ/ANN parsing needs cyvcf2's records here.
-    ahead = _ReadAhead(job, regions, _LARGE_BATCH) if job.read_ahead and columnar is not None else None
+    if ahead is not None and columnar is None:
+        ahead.close()
+        ahead = None
     try:
         _annotate_batches(ahead if ahead is not None
-                          else _batches_here(job, reader, regions, _LARGE_BATCH if columnar else 256),
+                          else _batches_here(job.vcf_path, reader, regions, _LARGE_BATCH if columnar else 256),
                           writer, table, result, variants_of, columnar, record_lane)
     finally:
         if ahead is not None:
@@ -928,39 +933,59 @@ def _annotate_records(job: _AnnotateJob, reader: Any, regions: list[str] | None,
 _LARGE_BATCH = 16384  # records per batch the columnar lane reads; the per-record lane reads 256
 
 
-def _batches_here(job: _AnnotateJob, reader: Any, regions: list[str] | None,
-                  batch_size: int) -> Iterator[tuple[list[Any] | None, list[str]]]:
+class _Lines:
+    """A batch of records' lines as htslib formats them: one UTF-8 text, and where each line
+    ends in it. One bytes object crosses a pipe at the cost of a copy, where a list of lines
+    costs an object each."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.data = "".join(texts).encode()
+        sizes = [len(text) for text in texts] if len(self.data) == sum(map(len, texts)) \
+            else [len(text.encode()) for text in texts]
+        self.ends = np.cumsum(sizes, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def __getitem__(self, i: int) -> str:
+        return self.data[self.ends[i - 1] if i else 0:self.ends[i]].decode()
+
+
+def _batches_here(vcf_path: str, reader: Any, regions: list[str] | None,
+                  batch_size: int) -> Iterator[tuple[list[Any] | None, _Lines]]:
     """Batches of records read in this process, with their text."""
     from pgx.vcf import checked_records, record_text, region_records
 
-    records = (checked_records(reader, job.vcf_path) if regions is None
-               else region_records(reader, job.vcf_path, regions))
+    records = (checked_records(reader, vcf_path) if regions is None
+               else region_records(reader, vcf_path, regions))
     while batch := list(itertools.islice(records, batch_size)):
-        yield batch, [record_text(record, job.vcf_path) for record in batch]
+        yield batch, _Lines([record_text(record, vcf_path) for record in batch])
 
 
 class _ReadAhead:
-    """Batches of record text read and formatted by htslib in a forked process, one batch
-    ahead of the annotating: reading is about a quarter of the work of a pass.
+    """The batches of a whole file's record text, read and formatted by htslib in a forked
+    process ahead of the annotating: reading is about a third of the work of a pass. Started
+    before the transcript models load, so that the first batches wait ready.
 
     The child uses only cyvcf2 (never Polars, whose threads do not survive a fork) and sends
-    each batch as a list of lines; a bad record is sent as its error, raised here in turn."""
+    each batch's `_Lines`; a bad record is sent as its error, raised here in turn."""
 
-    def __init__(self, job: _AnnotateJob, regions: list[str] | None, batch_size: int) -> None:
+    def __init__(self, vcf_path: str, undeclared: dict[str, tuple[str, ...]], kb_label: str,
+                 batch_size: int) -> None:
         import multiprocessing
 
         context = multiprocessing.get_context("fork")
         self._receiver, sender = context.Pipe(duplex=False)
-        self._process = context.Process(target=_read_ahead_child, args=(job, regions, batch_size, sender),
-                                        daemon=True)
+        self._process = context.Process(target=_read_ahead_child,
+                                        args=(vcf_path, undeclared, kb_label, batch_size, sender), daemon=True)
         self._process.start()
         sender.close()
         self.raw_header = ""
 
-    def __iter__(self) -> Iterator[tuple[list[Any] | None, list[str]]]:
+    def __iter__(self) -> Iterator[tuple[list[Any] | None, _Lines]]:
         while True:
             message = self._receiver.recv()
-            if isinstance(message, list):
+            if isinstance(message, _Lines):
                 yield None, message
                 continue
             kind, payload = message
@@ -970,17 +995,19 @@ class _ReadAhead:
             raise payload
 
     def close(self) -> None:
+        """Stop the reading (again: a no-op)."""
         self._receiver.close()
         if self._process.is_alive():
             self._process.terminate()
         self._process.join()
 
 
-def _read_ahead_child(job: _AnnotateJob, regions: list[str] | None, batch_size: int, sender: Any) -> None:
+def _read_ahead_child(vcf_path: str, undeclared: dict[str, tuple[str, ...]], kb_label: str, batch_size: int,
+                      sender: Any) -> None:
     try:
-        reader = _reader_with_our_header(job)
-        for _, texts in _batches_here(job, reader, regions, batch_size):
-            sender.send(texts)
+        reader = _reader_with_our_header(vcf_path, undeclared, kb_label)
+        for _, lines in _batches_here(vcf_path, reader, None, batch_size):
+            sender.send(lines)
         sender.send(("end", reader.raw_header))
     except Exception as exc:
         sender.send(("error", exc))
@@ -992,14 +1019,17 @@ def _annotate_batches(batches: Any, writer: Any, table: Any, result: _PassResult
                       variants_of: Any, columnar: Any, record_lane: _RecordLane) -> None:
     from pgx.tabix import RecordSpans
 
+    if columnar is not None:
+        from pgx.columnar import joined
+
     contig = ""
     previous: tuple[str, int] | None = None
     for batch, texts in batches:
-        fast = columnar.annotate(texts, previous) if columnar is not None else None
+        fast = columnar.annotate(texts.data, len(texts), previous) if columnar is not None else None
         if fast is None:
             # Read a batch, then annotate and write it: each stage's code stays warm in the
             # CPU's caches, which saved about a fifth of the time against one at a time.
-            split = [text[:-1].split("\t") for text in texts]
+            split = [texts[i][:-1].split("\t") for i in range(len(texts))]
             spans = RecordSpans.of_columns(split)
             contig_starts = spans.runs[1:] if spans.contigs[0] == contig else spans.runs
             contig = spans.contigs[-1]
@@ -1010,7 +1040,7 @@ def _annotate_batches(batches: Any, writer: Any, table: Any, result: _PassResult
             result.index.add(spans, np.array(
                 [len(line) if line.isascii() else len(line.encode()) for line in lines], dtype=np.int64))
             _write_batch(writer, lines, contig_starts)
-            table.write("".join([rows for _, rows in done]))
+            table.write("".join([rows for _, rows in done]).encode())
             continue
         previous, contig = fast.last, fast.last[0]
         counted = 0  # records up to here that the variant reader has numbered
@@ -1033,19 +1063,21 @@ def _annotate_batches(batches: Any, writer: Any, table: Any, result: _PassResult
             rows = rows.scatter(fast.others, [rows for _, rows in done])
         result.index.add(fast.spans, lines.str.len_bytes().to_numpy())
         _write_batch(writer, lines, contig_starts=fast.contig_starts)
-        table.write(rows.str.join("").item() or "")
+        table.write(joined(rows))
 
 
 def _write_batch(writer: Any, lines: Any, contig_starts: list[int]) -> None:
     """The lines (a list, or a Polars column from the columnar lane), with a BGZF block ending
     before each contig's first record."""
+    if not isinstance(lines, list):
+        from pgx.columnar import joined
     cuts = [0, *contig_starts, len(lines)]
     for n, (start, end) in enumerate(zip(cuts, cuts[1:], strict=False)):
         if n:
             writer.end_block()
         if start < end:
             part = lines[start:end]
-            writer.write("".join(part) if isinstance(part, list) else part.str.join("").item())
+            writer.write("".join(part) if isinstance(part, list) else joined(part))
 
 
 def _columnar_lane(job: _AnnotateJob, csq: CsqParser, sample: int | None) -> Any:

@@ -78,21 +78,22 @@ class ColumnarLane:
         self._info_pieces = info_template.split("{}")
         self._intergenic_cells = intergenic_cells
 
-    def annotate(self, texts: list[str], previous: tuple[str, int] | None) -> ColumnarBatch | None:
-        """The batch's lines and rows; None when its text cannot be read as one table."""
-        columns = texts[0].count("\t") + 1
+    def annotate(self, data: bytes, count: int, previous: tuple[str, int] | None) -> ColumnarBatch | None:
+        """The lines and rows of a batch of `count` records, `data` their UTF-8 text as htslib
+        formats it; None when that cannot be read as one table."""
+        columns = data[:data.index(b"\n")].count(b"\t") + 1
         if columns < 10 + self.sample:
             return None
         names = [f"c{i}" for i in range(columns)]
         try:
-            frame = pl.read_csv(io.BytesIO("".join(texts).encode()), separator="\t", has_header=False,
+            frame = pl.read_csv(io.BytesIO(data), separator="\t", has_header=False,
                                 new_columns=names, schema=dict.fromkeys(names, pl.String),
                                 quote_char=None)
         except pl.exceptions.PolarsError:
             return None
         # An empty field (htslib lets a few through, e.g. an empty CHROM) reads as null: leave
         # such a batch to the per-record lane.
-        if frame.height != len(texts) or any(frame.null_count().row(0)):
+        if frame.height != count or any(frame.null_count().row(0)):
             return None
         chroms = frame["c0"]
         positions = frame["c1"].cast(pl.Int64, strict=False)
@@ -112,14 +113,13 @@ class ColumnarLane:
         chosen = eligible.arg_true()
         others = (~eligible).arg_true().to_list()
         if not len(chosen):
-            nothing = pl.Series([None] * len(texts), dtype=pl.String)
+            nothing = pl.Series([None] * count, dtype=pl.String)
             return ColumnarBatch(nothing, nothing.clone(), others, contig_starts, (chroms[-1], int(positions[-1])), spans)
-        frame = frame.filter(pl.col("eligible"))
-        out = self._written(frame, names)
-        lines, rows = out["line"], out["row"]
-        if others:
-            lines = pl.Series([None] * len(texts), dtype=pl.String).scatter(chosen, lines)
-            rows = pl.Series([None] * len(texts), dtype=pl.String).scatter(chosen, rows)
+        # Only what the writing reads: filtering copies every column kept.
+        needed = [*names, "pos", "kind", "n", "fourths", "depth", "filter_value", "genotype", *_FEATURE_SCHEMA]
+        out = self._written(frame.with_row_index("i").filter(pl.col("eligible")).select(["i", *needed]), names)
+        lines = pl.Series([None] * count, dtype=pl.String).scatter(out["i"], out["line"])
+        rows = pl.Series([None] * count, dtype=pl.String).scatter(out["i"], out["row"])
         return ColumnarBatch(lines, rows, others, contig_starts, (chroms[-1], int(positions[-1])), spans)
 
     def _locate(self, chroms: pl.Series, positions: np.ndarray, runs: list[int]) -> tuple[np.ndarray, pl.DataFrame]:
@@ -201,86 +201,92 @@ class ColumnarLane:
         return frame.with_columns(eligible=eligible.fill_null(False))
 
     def _written(self, frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-        """The VCF line and table row of each (qualified) record."""
+        """The VCF line and table row of each (qualified) record, with its row `i`.
+
+        Each kind of place is written from its own rows: Polars computes every branch of a
+        `when` for every row, and most rows (between genes) need none of the HGVS text."""
         col = pl.col
-        chrom, ref, alt, minus, n = col("c0"), col("c3"), col("c4"), col("minus"), col("n")
+        ref, alt, minus, n = col("c3"), col("c4"), col("minus"), col("n")
         first, last = col("cds_first"), col("cds_last")
-        frame = frame.with_columns(
-            vaf4=pl.format("{}.{}", col("fourths") // 10000, (col("fourths") % 10000).cast(pl.String).str.zfill(4)),
-            depth_text=col("depth").cast(pl.String),
-            intronic=col("kind") == INTRON,
-            exonic=col("kind") == EXON,
-            ref_c=pl.when(minus).then(ref.replace(_COMPLEMENT)).otherwise(ref),
-            alt_c=pl.when(minus).then(alt.replace(_COMPLEMENT)).otherwise(alt),
-            from_up=pl.when(minus).then(col("next_exon_base") - col("pos")).otherwise(col("pos") - col("last_exon_base")),
-            from_down=pl.when(minus).then(col("pos") - col("last_exon_base")).otherwise(col("next_exon_base") - col("pos")),
-            region=pl.when(n < first).then(pl.lit("utr5")).when(n > last).then(pl.lit("utr3")).otherwise(pl.lit("cds")),
-        )
-        region = col("region")
-        in_cds = region == "cds"
-        frame = frame.with_columns(position=pl.when(col("intronic")).then(
-            pl.when(col("from_up") <= col("from_down"))
-            .then(pl.concat_str([col("up"), pl.lit("+"), col("from_up").cast(pl.String)]))
-            .otherwise(pl.concat_str([col("down"), pl.lit("-"), col("from_down").cast(pl.String)]))
-        ).otherwise(
-            pl.when(region == "utr5").then(pl.concat_str([pl.lit("-"), (first - n).cast(pl.String)]))
-            .when(region == "utr3").then(pl.concat_str([pl.lit("*"), (n - last).cast(pl.String)]))
-            .otherwise((n - first + 1).cast(pl.String))),
-            codon=((n - first) // 3 + 1).cast(pl.String),
-            consequence=pl.when(col("intronic")).then(pl.lit("intron_variant"))
-            .when(region == "utr5").then(pl.lit("5_prime_UTR_variant"))
-            .when(region == "utr3").then(pl.lit("3_prime_UTR_variant"))
-            .otherwise(pl.lit("coding_sequence_variant")),
-        )
-        frame = frame.with_columns(hgvsc=pl.concat_str([pl.lit("c."), col("position"), col("ref_c"), pl.lit(">"), col("alt_c")]))
         info_value = self._info_value
-        in_gene = col("intronic") | col("exonic")
-        dot = pl.lit(".")
-        values_in_info = [
-            pl.when(in_gene).then(col("gene_info")).otherwise(dot),
-            pl.when(in_gene).then(col("transcript_info")).otherwise(dot),
-            pl.when(in_gene).then(col("consequence")).otherwise(pl.lit(info_value("intergenic_variant"))),
-            pl.when(in_gene).then(col("hgvsc")).otherwise(dot),
-            dot, col("vaf4"), col("depth_text"), pl.lit(info_value(self.DEPTH_SOURCE)), pl.lit(info_value(self.ANNOTATION_SOURCE)),
-            pl.lit("kept"),
-        ]
-        pieces: list[pl.Expr] = []
-        for text, value in zip(self._info_pieces, [*values_in_info, None], strict=True):
-            if text:
-                pieces.append(pl.lit(text))
-            if value is not None:
-                pieces.append(value)
-        ours = pl.concat_str(pieces)
-        info = col("c7")
-        new_info = pl.when(info == ".").then(ours).otherwise(pl.concat_str([info, pl.lit(";"), ours]))
-        bare = chrom.replace({c: bare_contig(c) for c in frame["c0"].unique().to_list()})
-        empty = pl.lit("")
-        number = col("number").cast(pl.String)
-        codon = col("codon")
-        # gene … annotation_note, as `_annotation_cells` writes them
-        cells = pl.when(col("intronic")).then(pl.concat_str([
-            col("gene"), col("transcript"), col("refseq"), pl.lit("intron_variant"), col("hgvsc"),
-            empty, empty, empty, empty, empty, empty, empty, empty, number,
-            pl.lit(self.ANNOTATION_SOURCE), empty], separator="\t")
-        ).when(col("exonic") & in_cds).then(pl.concat_str([
-            col("gene"), col("transcript"), col("refseq"), col("consequence"), col("hgvsc"),
-            empty, pl.concat_str([pl.lit("codon "), codon]), empty, codon, codon, empty, pl.lit("unknown"),
-            number, empty, pl.lit(self.ANNOTATION_SOURCE), pl.lit(_UNKNOWN_CODON_NOTE)], separator="\t")
-        ).when(col("exonic")).then(pl.concat_str([
-            col("gene"), col("transcript"), col("refseq"), col("consequence"), col("hgvsc"),
-            empty, empty, empty, empty, empty, empty, empty,
-            number, empty, pl.lit(self.ANNOTATION_SOURCE), empty], separator="\t")
-        ).otherwise(pl.lit(self._intergenic_cells))
-        return frame.select(
-            line=pl.concat_str([*(col(n) for n in names[:7]), new_info, *(col(n) for n in names[8:])],
-                               separator="\t") + pl.lit("\n"),
-            row=pl.concat_str([
-                chrom, col("c1"), pl.when(col("c2") == ".").then(empty).otherwise(col("c2")), ref, alt,
-                pl.concat_str([bare, col("c1"), ref, alt], separator="_"), pl.lit("SNV"), col("filter_value"),
-                col("depth_text"), col("vaf4").str.strip_chars_end("0").str.strip_chars_end("."),
-                pl.lit(self.DEPTH_SOURCE), col("genotype").fill_null(""), cells,
-            ], separator="\t") + pl.lit("\n"),
+        dot, empty = pl.lit("."), pl.lit("")
+        fourths = col("fourths")  # 0 to 10,000: a fraction of reads
+        frame = frame.with_columns(
+            vaf4=pl.when(fourths < 10000).then(pl.concat_str([pl.lit("0."), (fourths + 10000).cast(pl.String).str.slice(1)]))
+            .otherwise(pl.lit("1.0000")),
+            depth_text=col("depth").cast(pl.String),
         )
+        changed = [pl.when(minus).then(ref.replace(_COMPLEMENT)).otherwise(ref), pl.lit(">"),
+                   pl.when(minus).then(alt.replace(_COMPLEMENT)).otherwise(alt)]
+        from_up = pl.when(minus).then(col("next_exon_base") - col("pos")).otherwise(col("pos") - col("last_exon_base"))
+        from_down = pl.when(minus).then(col("pos") - col("last_exon_base")).otherwise(col("next_exon_base") - col("pos"))
+        intron_hgvsc = pl.concat_str([pl.lit("c."), pl.when(from_up <= from_down).then(
+            pl.concat_str([col("up"), pl.lit("+"), from_up.cast(pl.String)])).otherwise(
+            pl.concat_str([col("down"), pl.lit("-"), from_down.cast(pl.String)])), *changed])
+        codon = ((n - first) // 3 + 1).cast(pl.String)
+        number = col("number").cast(pl.String)
+        source = pl.lit(self.ANNOTATION_SOURCE)
+
+        def in_gene(consequence: pl.Expr, hgvsc: pl.Expr, protein: list[pl.Expr], exon: pl.Expr, intron: pl.Expr,
+                    note: str) -> tuple[list[pl.Expr], pl.Expr]:
+            """INFO values and table cells (gene … annotation_note, as `_annotation_cells`)."""
+            return ([col("gene_info"), col("transcript_info"), consequence, hgvsc],
+                    pl.concat_str([col("gene"), col("transcript"), col("refseq"), consequence, hgvsc, empty,
+                                   *protein, exon, intron, source, pl.lit(note)], separator="\t"))
+
+        no_protein = [empty] * 6
+        places = {  # what each kind of place writes: (rows, (INFO values from gene to HGVSc, cells))
+            "intergenic": (col("kind") == INTERGENIC, (
+                [dot, dot, pl.lit(info_value("intergenic_variant")), dot], pl.lit(self._intergenic_cells))),
+            "intron": (col("kind") == INTRON, in_gene(pl.lit("intron_variant"), intron_hgvsc, no_protein, empty, number, "")),
+            "utr5": (col("region") == "utr5", in_gene(
+                pl.lit("5_prime_UTR_variant"), pl.concat_str([pl.lit("c.-"), (first - n).cast(pl.String), *changed]),
+                no_protein, number, empty, "")),
+            "utr3": (col("region") == "utr3", in_gene(
+                pl.lit("3_prime_UTR_variant"), pl.concat_str([pl.lit("c.*"), (n - last).cast(pl.String), *changed]),
+                no_protein, number, empty, "")),
+            "coding": (col("region") == "cds", in_gene(
+                pl.lit("coding_sequence_variant"), pl.concat_str([pl.lit("c."), (n - first + 1).cast(pl.String), *changed]),
+                [pl.concat_str([pl.lit("codon "), codon]), empty, codon, codon, empty, pl.lit("unknown")],
+                number, empty, _UNKNOWN_CODON_NOTE)),
+        }
+        frame = frame.with_columns(region=pl.when(col("kind") == EXON).then(
+            pl.when(n < first).then(pl.lit("utr5")).when(n > last).then(pl.lit("utr3")).otherwise(pl.lit("cds"))))
+        bare = col("c0").replace({c: bare_contig(c) for c in frame["c0"].unique().to_list()})
+        written = []
+        for rows_here, (info_values, cells) in places.values():
+            part = frame.filter(rows_here)
+            if not part.height:
+                continue
+            values = [*info_values, dot, col("vaf4"), col("depth_text"), pl.lit(info_value(self.DEPTH_SOURCE)),
+                      pl.lit(info_value(self.ANNOTATION_SOURCE)), pl.lit("kept")]
+            pieces: list[pl.Expr] = []
+            for text, value in zip(self._info_pieces, [*values, None], strict=True):
+                if text:
+                    pieces.append(pl.lit(text))
+                if value is not None:
+                    pieces.append(value)
+            ours = pl.concat_str(pieces)
+            info = col("c7")
+            new_info = pl.when(info == ".").then(ours).otherwise(pl.concat_str([info, pl.lit(";"), ours]))
+            written.append(part.select(
+                "i",
+                line=pl.concat_str([*(col(name) for name in names[:7]), new_info, *(col(name) for name in names[8:])],
+                                   separator="\t") + pl.lit("\n"),
+                row=pl.concat_str([
+                    col("c0"), col("c1"), pl.when(col("c2") == ".").then(empty).otherwise(col("c2")), ref, alt,
+                    pl.concat_str([bare, col("c1"), ref, alt], separator="_"), pl.lit("SNV"), col("filter_value"),
+                    col("depth_text"), col("vaf4").str.strip_chars_end("0").str.strip_chars_end("."),
+                    pl.lit(self.DEPTH_SOURCE), col("genotype").fill_null(""), cells,
+                ], separator="\t") + pl.lit("\n"),
+            ))
+        return pl.concat(written)
+
+
+def joined(texts: pl.Series) -> bytes:
+    """The texts one after another, as UTF-8 (nulls as nothing): written as they are, never
+    decoded into Python text."""
+    return texts.str.join("").cast(pl.Binary).item() or b""
 
 
 @functools.lru_cache(maxsize=1024)  # GRCh38 with decoys has ~3,400 contigs; most are never seen

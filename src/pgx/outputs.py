@@ -118,7 +118,7 @@ class BgzfWriter:
         self._handle = open(path, "wb")  # noqa: SIM115 - closed in close()
         self._eof = eof
         self._level = level
-        self._text: list[str] = []
+        self._text: list[bytes] = []  # UTF-8 text not yet cut into blocks
         self._chars = 0
         self._carry = b""
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bgzf")
@@ -129,9 +129,11 @@ class BgzfWriter:
         self.text_size = 0  # bytes of text cut into blocks so far
         self.file_size = 0  # bytes written to the file so far
 
-    def write(self, text: str) -> None:
-        self._text.append(text)
-        self._chars += len(text)
+    def write(self, text: str | bytes) -> None:
+        """Text, or text already encoded as UTF-8."""
+        data = text.encode() if isinstance(text, str) else text
+        self._text.append(data)
+        self._chars += len(data)
         if self._chars >= 8 * self.BLOCK_SIZE:
             self._cut(whole_blocks_only=True)
 
@@ -186,7 +188,7 @@ class BgzfWriter:
             self.abandon()
 
     def _cut(self, *, whole_blocks_only: bool) -> None:
-        data = self._carry + "".join(self._text).encode("utf-8")
+        data = self._carry + b"".join(self._text)
         self._text, self._chars = [], 0
         size = self.BLOCK_SIZE
         end = len(data) - len(data) % size if whole_blocks_only else len(data)

@@ -9,7 +9,10 @@ change is unknown, never guessed.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
+import gc
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -237,8 +240,22 @@ class TranscriptIndex:
 
 @functools.lru_cache(maxsize=2)
 def _load_index(directory: str) -> TranscriptIndex:
-    """Loaded once per process: the index is read-only and takes ~0.4 s to build."""
-    return TranscriptIndex._read(directory)
+    """Loaded once per process: the index is read-only and takes ~0.5 s to build, a fifth
+    less with the cycle collector paused (its ~600,000 objects form no cycles)."""
+    with no_cycle_collection():
+        return TranscriptIndex._read(directory)
+
+
+@contextlib.contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector paused, for code that makes many objects and no cycles."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _transcript_from_row(row: dict[str, Any]) -> Transcript:
