@@ -202,3 +202,14 @@ def test_fast_table_rows_equal_the_cell_formatter(name: str) -> None:
             assert _row_text(variant, annotation, columns[2]) == "\t".join(cell(row[c]) for c in VARIANT_COLUMNS) + "\n"
             checked += 1
     assert checked > 0
+
+
+def test_a_batch_of_lines_keeps_each_line_whatever_its_characters() -> None:
+    from pgx.annotate import _Lines
+
+    texts = ["chr1\t1\t.\tA\tG\t.\tPASS\tNOTE=café\n", "chr1\t2\t.\tC\tT\t.\tPASS\t.\n", "chr1\t3\t.\tG\tA\t.\tPASS\tX=Ω\n"]
+    lines = _Lines(texts)
+    assert len(lines) == 3 and [lines[i] for i in range(3)] == texts
+    assert lines.data == "".join(texts).encode()
+    ascii_only = _Lines(texts[1:2])
+    assert ascii_only[0] == texts[1]
