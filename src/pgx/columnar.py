@@ -223,6 +223,7 @@ class ColumnarLane:
         intron_hgvsc = pl.concat_str([pl.lit("c."), pl.when(from_up <= from_down).then(
             pl.concat_str([col("up"), pl.lit("+"), from_up.cast(pl.String)])).otherwise(
             pl.concat_str([col("down"), pl.lit("-"), from_down.cast(pl.String)])), *changed])
+        exon_hgvsc = pl.concat_str([pl.lit("c."), _c_number(n), *changed])
         codon = ((n - first) // 3 + 1).cast(pl.String)
         number = col("number").cast(pl.String)
         source = pl.lit(self.ANNOTATION_SOURCE)
@@ -240,13 +241,11 @@ class ColumnarLane:
                 [dot, dot, pl.lit(info_value("intergenic_variant")), dot], pl.lit(self._intergenic_cells))),
             "intron": (col("kind") == INTRON, in_gene(pl.lit("intron_variant"), intron_hgvsc, no_protein, empty, number, "")),
             "utr5": (col("region") == "utr5", in_gene(
-                pl.lit("5_prime_UTR_variant"), pl.concat_str([pl.lit("c.-"), (first - n).cast(pl.String), *changed]),
-                no_protein, number, empty, "")),
+                pl.lit("5_prime_UTR_variant"), exon_hgvsc, no_protein, number, empty, "")),
             "utr3": (col("region") == "utr3", in_gene(
-                pl.lit("3_prime_UTR_variant"), pl.concat_str([pl.lit("c.*"), (n - last).cast(pl.String), *changed]),
-                no_protein, number, empty, "")),
+                pl.lit("3_prime_UTR_variant"), exon_hgvsc, no_protein, number, empty, "")),
             "coding": (col("region") == "cds", in_gene(
-                pl.lit("coding_sequence_variant"), pl.concat_str([pl.lit("c."), (n - first + 1).cast(pl.String), *changed]),
+                pl.lit("coding_sequence_variant"), exon_hgvsc,
                 [pl.concat_str([pl.lit("codon "), codon]), empty, codon, codon, empty, pl.lit("unknown")],
                 number, empty, _UNKNOWN_CODON_NOTE)),
         }
@@ -281,6 +280,15 @@ class ColumnarLane:
                 ], separator="\t") + pl.lit("\n"),
             ))
         return pl.concat(written)
+
+
+def _c_number(n: pl.Expr) -> pl.Expr:
+    """The c. number of transcript position `n` as `Transcript._c_text` writes it: '-14' before
+    the coding bounds (columns cds_first, cds_last), '*3' after them, else the CDS position."""
+    first, last = pl.col("cds_first"), pl.col("cds_last")
+    return (pl.when(n < first).then(pl.concat_str([pl.lit("-"), (first - n).cast(pl.String)]))
+            .when(n > last).then(pl.concat_str([pl.lit("*"), (n - last).cast(pl.String)]))
+            .otherwise((n - first + 1).cast(pl.String)))
 
 
 def joined(texts: pl.Series) -> bytes:
@@ -330,16 +338,9 @@ def _contig_tables(index: TranscriptIndex, contig: str,
     ).join(per_tx, on="tx", how="left", maintain_order="left")
     # Transcript (n.) positions of the exon bases on either side, in transcript order.
     up_n = pl.when(col("minus")).then(col("total") - col("through_k")).otherwise(col("through_k"))
-
-    def c_text(n: pl.Expr) -> pl.Expr:
-        first, last = col("cds_first"), col("cds_last")
-        return (pl.when(n < first).then(pl.concat_str([pl.lit("-"), (first - n).cast(pl.String)]))
-                .when(n > last).then(pl.concat_str([pl.lit("*"), (n - last).cast(pl.String)]))
-                .otherwise((n - first + 1).cast(pl.String)))
-
     introns = exons.filter(col("k") < col("count") - 1).with_columns(
         number=pl.when(col("minus")).then(col("count") - 1 - col("k")).otherwise(col("k") + 1),
-        last_exon_base=col("end"), up=c_text(up_n), down=c_text(up_n + 1),
+        last_exon_base=col("end"), up=_c_number(up_n), down=_c_number(up_n + 1),
         deep_first=col("end") + _DEEP, deep_end=col("next_exon_base") - _DEEP + 1,
     ).filter(col("deep_first") < col("deep_end"))
     exon_rows = exons.with_columns(
