@@ -213,3 +213,8 @@ def test_a_batch_of_lines_keeps_each_line_whatever_its_characters() -> None:
     assert lines.data == "".join(texts).encode()
     ascii_only = _Lines(texts[1:2])
     assert ascii_only[0] == texts[1]
+    # As the reading process sends them: one text and where each line ends.
+    import pickle
+
+    sent = pickle.loads(pickle.dumps(lines))
+    assert len(sent) == 3 and [sent[i] for i in range(3)] == texts and sent.data == lines.data

@@ -903,8 +903,8 @@ def _annotate_records(job: _AnnotateJob, reader: Any, regions: list[str] | None,
 
     Records are read in batches; the columnar lane (`pgx.columnar`) writes the plain ones of
     a batch, and each of the others goes through `_record_lane`. Returns the reader's header
-    after reading. `ahead`, when given, reads the same records in another process; it is
-    closed here."""
+    after reading. `ahead`, when given, reads the same records in another process (its
+    caller closes it); used only with the columnar lane."""
     from pgx.vcf import VariantReader
 
     csq = CsqParser(reader.raw_header)
@@ -916,16 +916,11 @@ def _annotate_records(job: _AnnotateJob, reader: Any, regions: list[str] | None,
     record_lane = _RecordLane(job, csq, result.sources)
     # The columnar lane needs only the records' text, which a second process can read and
     # format while this one annotates; CSQ/ANN parsing needs cyvcf2's records here.
-    if ahead is not None and columnar is None:
-        ahead.close()
+    if columnar is None:
         ahead = None
-    try:
-        _annotate_batches(ahead if ahead is not None
-                          else _batches_here(job.vcf_path, reader, regions, _LARGE_BATCH if columnar else 256),
-                          writer, table, result, variants_of, columnar, record_lane)
-    finally:
-        if ahead is not None:
-            ahead.close()
+    _annotate_batches(ahead if ahead is not None
+                      else _batches_here(job.vcf_path, reader, regions, _LARGE_BATCH if columnar else 256),
+                      writer, table, result, variants_of, columnar, record_lane)
     # htslib declares tags it meets undeclared in the header of the reader that read them.
     return reader.raw_header if ahead is None else ahead.raw_header
 
@@ -934,21 +929,46 @@ _LARGE_BATCH = 16384  # records per batch the columnar lane reads; the per-recor
 
 
 class _Lines:
-    """A batch of records' lines as htslib formats them: one UTF-8 text, and where each line
-    ends in it. One bytes object crosses a pipe at the cost of a copy, where a list of lines
-    costs an object each."""
+    """A batch of records' lines as htslib formats them. The columnar lane reads them as one
+    UTF-8 text (`data`); the per-record lane one line at a time. Sent through a pipe they go as
+    that text and where each line ends in it: one bytes object costs a copy, where a list of
+    lines costs an object each."""
 
     def __init__(self, texts: list[str]) -> None:
-        self.data = "".join(texts).encode()
-        sizes = [len(text) for text in texts] if len(self.data) == sum(map(len, texts)) \
-            else [len(text.encode()) for text in texts]
-        self.ends = np.cumsum(sizes, dtype=np.int64)
+        self._texts: list[str] | None = texts
+        self._data: bytes | None = None
+        self._ends: np.ndarray | None = None
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            assert self._texts is not None
+            self._data = "".join(self._texts).encode()
+        return self._data
+
+    def __getstate__(self) -> tuple[bytes, np.ndarray]:
+        return self.data, self._line_ends()
+
+    def __setstate__(self, state: tuple[bytes, np.ndarray]) -> None:
+        self._texts, (self._data, self._ends) = None, state
+
+    def _line_ends(self) -> np.ndarray:
+        if self._ends is None:
+            assert self._texts is not None
+            texts = self._texts
+            sizes = ([len(text) for text in texts] if len(self.data) == sum(map(len, texts))
+                     else [len(text.encode()) for text in texts])
+            self._ends = np.cumsum(sizes, dtype=np.int64)
+        return self._ends
 
     def __len__(self) -> int:
-        return len(self.ends)
+        return len(self._texts) if self._texts is not None else len(self._line_ends())
 
     def __getitem__(self, i: int) -> str:
-        return self.data[self.ends[i - 1] if i else 0:self.ends[i]].decode()
+        if self._texts is not None:
+            return self._texts[i]
+        ends = self._line_ends()
+        return self.data[ends[i - 1] if i else 0:ends[i]].decode()
 
 
 def _batches_here(vcf_path: str, reader: Any, regions: list[str] | None,
