@@ -207,77 +207,75 @@ class ColumnarLane:
         `when` for every row, and most rows (between genes) need none of the HGVS text."""
         col = pl.col
         ref, alt, minus, n = col("c3"), col("c4"), col("minus"), col("n")
-        first, last = col("cds_first"), col("cds_last")
+        first = col("cds_first")
         info_value = self._info_value
-        dot, empty = pl.lit("."), pl.lit("")
         fourths = col("fourths")  # 0 to 10,000: a fraction of reads
         frame = frame.with_columns(
             vaf4=pl.when(fourths < 10000).then(pl.concat_str([pl.lit("0."), (fourths + 10000).cast(pl.String).str.slice(1)]))
             .otherwise(pl.lit("1.0000")),
             depth_text=col("depth").cast(pl.String),
-        )
-        changed = [pl.when(minus).then(ref.replace(_COMPLEMENT)).otherwise(ref), pl.lit(">"),
-                   pl.when(minus).then(alt.replace(_COMPLEMENT)).otherwise(alt)]
+            info_head=pl.when(col("c7") == ".").then(pl.lit("")).otherwise(pl.concat_str([col("c7"), pl.lit(";")])),
+            id_cell=pl.when(col("c2") == ".").then(pl.lit("")).otherwise(col("c2")),
+            bare=col("c0").replace({c: bare_contig(c) for c in frame["c0"].unique().to_list()}),
+        ).with_columns(vaf=col("vaf4").str.strip_chars_end("0").str.strip_chars_end("."))
+        changed: list[str | pl.Expr] = [pl.when(minus).then(ref.replace(_COMPLEMENT)).otherwise(ref), ">",
+                                        pl.when(minus).then(alt.replace(_COMPLEMENT)).otherwise(alt)]
         from_up = pl.when(minus).then(col("next_exon_base") - col("pos")).otherwise(col("pos") - col("last_exon_base"))
         from_down = pl.when(minus).then(col("pos") - col("last_exon_base")).otherwise(col("next_exon_base") - col("pos"))
-        intron_hgvsc = pl.concat_str([pl.lit("c."), pl.when(from_up <= from_down).then(
-            pl.concat_str([col("up"), pl.lit("+"), from_up.cast(pl.String)])).otherwise(
-            pl.concat_str([col("down"), pl.lit("-"), from_down.cast(pl.String)])), *changed])
-        exon_hgvsc = pl.concat_str([pl.lit("c."), _c_number(n), *changed])
+        upstream = from_up <= from_down
+        intron_hgvsc = _concatenated([
+            "c.", pl.when(upstream).then(col("up")).otherwise(col("down")),
+            pl.when(upstream).then(pl.lit("+")).otherwise(pl.lit("-")),
+            pl.when(upstream).then(from_up).otherwise(from_down).cast(pl.String), *changed])
+        exon_hgvsc = _concatenated(["c.", _c_number(n), *changed])
         codon = ((n - first) // 3 + 1).cast(pl.String)
         number = col("number").cast(pl.String)
-        source = pl.lit(self.ANNOTATION_SOURCE)
 
-        def in_gene(consequence: pl.Expr, hgvsc: pl.Expr, protein: list[pl.Expr], exon: pl.Expr, intron: pl.Expr,
-                    note: str) -> tuple[list[pl.Expr], pl.Expr]:
-            """INFO values and table cells (gene … annotation_note, as `_annotation_cells`)."""
-            return ([col("gene_info"), col("transcript_info"), consequence, hgvsc],
-                    pl.concat_str([col("gene"), col("transcript"), col("refseq"), consequence, hgvsc, empty,
-                                   *protein, exon, intron, source, pl.lit(note)], separator="\t"))
+        def in_gene(consequence: str, hgvsc: pl.Expr, protein: list[str | pl.Expr], exon: str | pl.Expr,
+                    intron: str | pl.Expr, note: str) -> tuple[dict[str, pl.Expr], list[str | pl.Expr], list[str | pl.Expr]]:
+            """Columns to compute first; INFO values from gene to HGVSc; table cells from gene to
+            annotation_note (as `_annotation_cells`)."""
+            return ({"hgvsc": hgvsc, "protein": _concatenated(_tab_joined(protein))} if protein else {"hgvsc": hgvsc},
+                    [col("gene_info"), col("transcript_info"), info_value(consequence), col("hgvsc")],
+                    _tab_joined([col("gene"), col("transcript"), col("refseq"), consequence, col("hgvsc"), "",
+                                 col("protein") if protein else "\t" * 5, exon, intron, self.ANNOTATION_SOURCE, note]))
 
-        no_protein = [empty] * 6
-        places = {  # what each kind of place writes: (rows, (INFO values from gene to HGVSc, cells))
-            "intergenic": (col("kind") == INTERGENIC, (
-                [dot, dot, pl.lit(info_value("intergenic_variant")), dot], pl.lit(self._intergenic_cells))),
-            "intron": (col("kind") == INTRON, in_gene(pl.lit("intron_variant"), intron_hgvsc, no_protein, empty, number, "")),
-            "utr5": (col("region") == "utr5", in_gene(
-                pl.lit("5_prime_UTR_variant"), exon_hgvsc, no_protein, number, empty, "")),
-            "utr3": (col("region") == "utr3", in_gene(
-                pl.lit("3_prime_UTR_variant"), exon_hgvsc, no_protein, number, empty, "")),
+        places = {  # rows of each kind of place, and what they write
+            "intergenic": (col("kind") == INTERGENIC, ({}, [".", ".", info_value("intergenic_variant"), "."],
+                                                       [self._intergenic_cells])),
+            "intron": (col("kind") == INTRON, in_gene("intron_variant", intron_hgvsc, [], "", number, "")),
+            "utr5": (col("region") == "utr5", in_gene("5_prime_UTR_variant", exon_hgvsc, [], number, "", "")),
+            "utr3": (col("region") == "utr3", in_gene("3_prime_UTR_variant", exon_hgvsc, [], number, "", "")),
             "coding": (col("region") == "cds", in_gene(
-                pl.lit("coding_sequence_variant"), exon_hgvsc,
-                [pl.concat_str([pl.lit("codon "), codon]), empty, codon, codon, empty, pl.lit("unknown")],
-                number, empty, _UNKNOWN_CODON_NOTE)),
+                "coding_sequence_variant", exon_hgvsc,
+                [_concatenated(["codon ", codon]), "", codon, codon, "", "unknown"], number, "", _UNKNOWN_CODON_NOTE)),
         }
+        last = col("cds_last")
         frame = frame.with_columns(region=pl.when(col("kind") == EXON).then(
             pl.when(n < first).then(pl.lit("utr5")).when(n > last).then(pl.lit("utr3")).otherwise(pl.lit("cds"))))
-        bare = col("c0").replace({c: bare_contig(c) for c in frame["c0"].unique().to_list()})
+        row_head = _tab_joined([col("c0"), col("c1"), col("id_cell"), ref, alt,
+                                _concatenated([col("bare"), "_", col("c1"), "_", ref, "_", alt]), "SNV",
+                                col("filter_value"), col("depth_text"), col("vaf"), self.DEPTH_SOURCE,
+                                col("genotype").fill_null(""), ""])
         written = []
-        for rows_here, (info_values, cells) in places.values():
+        for rows_here, (first_columns, info_values, cells) in places.values():
             part = frame.filter(rows_here)
             if not part.height:
                 continue
-            values = [*info_values, dot, col("vaf4"), col("depth_text"), pl.lit(info_value(self.DEPTH_SOURCE)),
-                      pl.lit(info_value(self.ANNOTATION_SOURCE)), pl.lit("kept")]
-            pieces: list[pl.Expr] = []
+            if first_columns:
+                part = part.with_columns(**first_columns)
+            values = [*info_values, ".", col("vaf4"), col("depth_text"), info_value(self.DEPTH_SOURCE),
+                      info_value(self.ANNOTATION_SOURCE), "kept"]
+            info: list[str | pl.Expr] = [col("info_head")]
             for text, value in zip(self._info_pieces, [*values, None], strict=True):
-                if text:
-                    pieces.append(pl.lit(text))
+                info.append(text)
                 if value is not None:
-                    pieces.append(value)
-            ours = pl.concat_str(pieces)
-            info = col("c7")
-            new_info = pl.when(info == ".").then(ours).otherwise(pl.concat_str([info, pl.lit(";"), ours]))
+                    info.append(value)
             written.append(part.select(
                 "i",
-                line=pl.concat_str([*(col(name) for name in names[:7]), new_info, *(col(name) for name in names[8:])],
-                                   separator="\t") + pl.lit("\n"),
-                row=pl.concat_str([
-                    col("c0"), col("c1"), pl.when(col("c2") == ".").then(empty).otherwise(col("c2")), ref, alt,
-                    pl.concat_str([bare, col("c1"), ref, alt], separator="_"), pl.lit("SNV"), col("filter_value"),
-                    col("depth_text"), col("vaf4").str.strip_chars_end("0").str.strip_chars_end("."),
-                    pl.lit(self.DEPTH_SOURCE), col("genotype").fill_null(""), cells,
-                ], separator="\t") + pl.lit("\n"),
+                line=_concatenated([*_tab_joined([*(col(name) for name in names[:7]), ""]), *info,
+                                    *_tab_joined(["", *(col(name) for name in names[8:])]), "\n"]),
+                row=_concatenated([*row_head, *cells, "\n"]),
             ))
         return pl.concat(written)
 
@@ -289,6 +287,23 @@ def _c_number(n: pl.Expr) -> pl.Expr:
     return (pl.when(n < first).then(pl.concat_str([pl.lit("-"), (first - n).cast(pl.String)]))
             .when(n > last).then(pl.concat_str([pl.lit("*"), (n - last).cast(pl.String)]))
             .otherwise((n - first + 1).cast(pl.String)))
+
+
+def _concatenated(pieces: list[str | pl.Expr]) -> pl.Expr:
+    """One text column of texts and columns, in order; adjacent texts merged, as Polars' cost
+    grows with each piece."""
+    merged: list[str | pl.Expr] = []
+    for piece in pieces:
+        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += piece
+        elif not isinstance(piece, str) or piece:
+            merged.append(piece)
+    return pl.concat_str([pl.lit(piece) if isinstance(piece, str) else piece for piece in merged])
+
+
+def _tab_joined(pieces: list[str | pl.Expr]) -> list[str | pl.Expr]:
+    """The pieces with a tab between each two."""
+    return [item for i, piece in enumerate(pieces) for item in ((piece,) if i == 0 else ("\t", piece))]
 
 
 def joined(texts: pl.Series) -> bytes:
