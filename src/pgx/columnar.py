@@ -40,6 +40,9 @@ _FEATURE_SCHEMA = {"gene": pl.String, "transcript": pl.String, "refseq": pl.Stri
                    "last_exon_base": pl.Int64, "next_exon_base": pl.Int64, "up": pl.String, "down": pl.String,
                    "n_at_zero": pl.Int64, "cds_first": pl.Int64, "cds_last": pl.Int64}
 _UNKNOWN_CODON_NOTE = "HGVSp unknown: codon bases not known without a reference FASTA"
+# What a kind of place writes: columns computed first, INFO values from PGX_GENE to PGX_HGVSC,
+# and table cells from gene to annotation_note; a piece is a text or a column.
+_Written = tuple[dict[str, pl.Expr], list[str | pl.Expr], list[str | pl.Expr]]
 
 
 class _Segments(NamedTuple):
@@ -232,7 +235,7 @@ class ColumnarLane:
         number = col("number").cast(pl.String)
 
         def in_gene(consequence: str, hgvsc: pl.Expr, protein: list[str | pl.Expr], exon: str | pl.Expr,
-                    intron: str | pl.Expr, note: str) -> tuple[dict[str, pl.Expr], list[str | pl.Expr], list[str | pl.Expr]]:
+                    intron: str | pl.Expr, note: str) -> _Written:
             """Columns to compute first; INFO values from gene to HGVSc; table cells from gene to
             annotation_note (as `_annotation_cells`)."""
             return ({"hgvsc": hgvsc, "protein": _concatenated(_tab_joined(protein))} if protein else {"hgvsc": hgvsc},
@@ -240,7 +243,7 @@ class ColumnarLane:
                     _tab_joined([col("gene"), col("transcript"), col("refseq"), consequence, col("hgvsc"), "",
                                  col("protein") if protein else "\t" * 5, exon, intron, self.ANNOTATION_SOURCE, note]))
 
-        places = {  # rows of each kind of place, and what they write
+        places: dict[str, tuple[pl.Expr, _Written]] = {  # rows of each kind of place, and what they write
             "intergenic": (col("kind") == INTERGENIC, ({}, [".", ".", info_value("intergenic_variant"), "."],
                                                        [self._intergenic_cells])),
             "intron": (col("kind") == INTRON, in_gene("intron_variant", intron_hgvsc, [], "", number, "")),
