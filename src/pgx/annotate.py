@@ -1022,16 +1022,34 @@ class _ReadAhead:
         self._process.join()
 
 
+_BATCHES_AHEAD = 16  # read but not yet taken: about 20 MB of text at most
+
+
 def _read_ahead_child(vcf_path: str, undeclared: dict[str, tuple[str, ...]], kb_label: str, batch_size: int,
                       sender: Any) -> None:
+    """Reads into a bounded queue that a thread sends from: a pipe holds less than one batch,
+    so without it reading would stop while the annotating process starts up or is busy."""
+    import queue
+    import threading
+
+    waiting: queue.Queue[Any] = queue.Queue(maxsize=_BATCHES_AHEAD)
+
+    def send_all() -> None:
+        while (message := waiting.get()) is not None:
+            sender.send(message)
+
+    sending = threading.Thread(target=send_all, daemon=True)
+    sending.start()
     try:
         reader = _reader_with_our_header(vcf_path, undeclared, kb_label)
         for _, lines in _batches_here(vcf_path, reader, None, batch_size):
-            sender.send(lines)
-        sender.send(("end", reader.raw_header))
+            waiting.put(lines)
+        waiting.put(("end", reader.raw_header))
     except Exception as exc:
-        sender.send(("error", exc))
+        waiting.put(("error", exc))
     finally:
+        waiting.put(None)
+        sending.join()
         sender.close()
 
 
