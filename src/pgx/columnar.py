@@ -129,16 +129,16 @@ class ColumnarLane:
         """Segment kind and intron or exon attributes of each position; `runs` start each
         stretch of one contig."""
         kind = np.empty(len(positions), dtype=np.int8)
-        features = []
+        feature = np.empty(len(positions), dtype=np.int64)
         bounds = [*runs, len(positions)]
         for a, b in zip(bounds, bounds[1:], strict=False):
-            segments, table = _contig_tables(self.index, bare_contig(chroms[a]), self._info_value)
+            segments = _segments(self.index, bare_contig(chroms[a]), self._info_value)
             at = np.searchsorted(segments.starts, positions[a:b], side="right") - 1
             inside = at >= 0
             at = np.maximum(at, 0)
             kind[a:b] = np.where(inside, segments.kind[at], INTERGENIC)
-            features.append(table[np.where(inside, segments.feature[at], 0)])
-        return kind, pl.concat(features)
+            feature[a:b] = np.where(inside, segments.feature[at], 0)
+        return kind, _features(self.index, self._info_value).table[feature]
 
     def _qualified(self, frame: pl.DataFrame, previous: tuple[str, int] | None) -> pl.DataFrame:
         """The sample's fields, depth and allele fraction, and whether each record qualifies."""
@@ -315,29 +315,38 @@ def joined(texts: pl.Series) -> bytes:
     return texts.str.join("").cast(pl.Binary).item() or b""
 
 
-@functools.lru_cache(maxsize=1024)  # GRCh38 with decoys has ~3,400 contigs; most are never seen
-def _contig_tables(index: TranscriptIndex, contig: str,
-                   info: Callable[[str | None], str]) -> tuple[_Segments, pl.DataFrame]:
-    """A contig's segments, and its feature table (row 0: none; then deep intron stretches,
-    then exons); built once per process.
+class _Features(NamedTuple):
+    """The feature table of a genome's transcripts (row 0: none; then deep intron stretches,
+    then exons), and per contig its rows and where each starts and ends (1-based, ends
+    exclusive): intron_rows, deep_first, deep_end, exon_rows, exon_start, exon_end."""
 
-    Sweep over where transcripts, exons, deep intron stretches and the bases of codons with
-    known bases begin (+1) and end (-1): a segment covered by one transcript and one deep
-    stretch is INTRON, by one transcript and one exon (and no known codon) EXON, by none
-    INTERGENIC. Intron c. anchors and exon n. offsets are computed as `Transcript.locate`
-    does, for all of them at once."""
-    none = pl.DataFrame([[None] * len(_FEATURE_SCHEMA)], schema=_FEATURE_SCHEMA, orient="row")  # row 0
-    transcripts = index.on_contig(contig)
-    if not transcripts:
-        return (_Segments(np.array([1], dtype=np.int64), np.array([INTERGENIC], dtype=np.int8),
-                          np.array([0], dtype=np.int64)), none)
+    table: pl.DataFrame
+    on_contig: dict[str, dict[str, np.ndarray]]
+
+
+@functools.lru_cache(maxsize=2)
+def _features(index: TranscriptIndex, info: Callable[[str | None], str]) -> _Features:
+    """Every transcript's deep intron stretches and exons. Intron c. anchors and exon n.
+    offsets are computed as `Transcript.locate` does, for the whole genome at once: Polars'
+    cost is mostly per call, and one call per contig took 0.4 s."""
+    transcripts = [tx for contig in index.contigs() for tx in index.on_contig(contig)]
+    # Per exon, in genomic order within each transcript: k (its index), the transcript's exon
+    # count, the bases of exons 0..k (through_k) and of all of them (total).
+    counts = np.array([len(tx.exons) for tx in transcripts], dtype=np.int64)
+    starts, ends = np.array([pair for tx in transcripts for pair in tx.exons], dtype=np.int64).reshape(-1, 2).T
+    firsts = np.cumsum(counts) - counts
+    through = np.cumsum(ends - starts)
+    before = np.repeat(through[firsts] - (ends - starts)[firsts], counts)
+    last_of_tx = np.repeat(firsts + counts - 1, counts)
+    k = np.arange(len(starts)) - np.repeat(firsts, counts)
+    following = np.minimum(np.arange(len(starts)) + 1, len(starts) - 1)
     exons = pl.DataFrame({
-        "tx": [i for i, tx in enumerate(transcripts) for _ in tx.exons],
-        "start": [start for tx in transcripts for start, _ in tx.exons],
-        "end": [end for tx in transcripts for _, end in tx.exons],
-    }, schema={"tx": pl.Int64, "start": pl.Int64, "end": pl.Int64})
+        "tx": np.repeat(np.arange(len(transcripts)), counts), "start": starts, "end": ends, "k": k,
+        "count": np.repeat(counts, counts), "through_k": through - before, "total": through[last_of_tx] - before,
+        "next_exon_base": pl.Series(starts[following] + 1).scatter(np.flatnonzero(k == counts.repeat(counts) - 1), None),
+    })
     per_tx = pl.DataFrame({
-        "tx": range(len(transcripts)),
+        "tx": np.arange(len(transcripts)),
         "gene": [tx.gene for tx in transcripts],
         "transcript": [tx.transcript for tx in transcripts],
         "refseq": [tx.refseq for tx in transcripts],
@@ -346,14 +355,9 @@ def _contig_tables(index: TranscriptIndex, contig: str,
         "minus": [tx.strand == "-" for tx in transcripts],
         "cds_first": [tx.coding_bounds[0] for tx in transcripts],
         "cds_last": [tx.coding_bounds[1] for tx in transcripts],
-    }, schema_overrides={"tx": pl.Int64})
+    })
     col = pl.col
-    exons = exons.with_columns(
-        k=pl.int_range(pl.len()).over("tx"), count=pl.len().over("tx"),
-        through_k=(col("end") - col("start")).cum_sum().over("tx"),
-        total=(col("end") - col("start")).sum().over("tx"),
-        next_exon_base=col("start").shift(-1).over("tx") + 1,
-    ).join(per_tx, on="tx", how="left", maintain_order="left")
+    exons = exons.join(per_tx, on="tx", how="left", maintain_order="left")
     # Transcript (n.) positions of the exon bases on either side, in transcript order.
     up_n = pl.when(col("minus")).then(col("total") - col("through_k")).otherwise(col("through_k"))
     introns = exons.filter(col("k") < col("count") - 1).with_columns(
@@ -367,19 +371,50 @@ def _contig_tables(index: TranscriptIndex, contig: str,
         n_at_zero=pl.when(col("minus")).then(col("total") - col("through_k") + col("end") + 1)
         .otherwise(col("through_k") - col("end")),
     )
+    none = pl.DataFrame([[None] * len(_FEATURE_SCHEMA)], schema=_FEATURE_SCHEMA, orient="row")
     table = pl.concat([none, *(frame.select([c for c in _FEATURE_SCHEMA if c in frame.columns])
                                for frame in (introns, exon_rows))], how="diagonal_relaxed").cast(_FEATURE_SCHEMA)  # type: ignore[arg-type]
-    intron_rows = np.arange(1, introns.height + 1, dtype=np.int64)
-    exon_ids = np.arange(introns.height + 1, introns.height + 1 + exon_rows.height, dtype=np.int64)
+    # Transcripts are numbered contig by contig, so a contig's rows are one slice of each.
+    intron_tx, exon_tx = introns["tx"].to_numpy(), exon_rows["tx"].to_numpy()
+    deep_first, deep_end = introns["deep_first"].to_numpy(), introns["deep_end"].to_numpy()
+    exon_start, exon_end = exon_rows["start"].to_numpy() + 1, exon_rows["end"].to_numpy() + 1
+    on_contig = {}
+    first_tx = 0
+    for contig in index.contigs():
+        end_tx = first_tx + len(index.on_contig(contig))
+        i, j = np.searchsorted(intron_tx, [first_tx, end_tx])
+        e, f = np.searchsorted(exon_tx, [first_tx, end_tx])
+        on_contig[contig] = {
+            "intron_rows": np.arange(i, j) + 1, "deep_first": deep_first[i:j], "deep_end": deep_end[i:j],
+            "exon_rows": np.arange(e, f) + 1 + introns.height, "exon_start": exon_start[e:f], "exon_end": exon_end[e:f],
+        }
+        first_tx = end_tx
+    return _Features(table, on_contig)
+
+
+@functools.lru_cache(maxsize=1024)  # GRCh38 with decoys has ~3,400 contigs; most are never seen
+def _segments(index: TranscriptIndex, contig: str, info: Callable[[str | None], str]) -> _Segments:
+    """A contig's segments; built once per process.
+
+    Sweep over where transcripts, exons, deep intron stretches and the bases of codons with
+    known bases begin (+1) and end (-1): a segment covered by one transcript and one deep
+    stretch is INTRON, by one transcript and one exon (and no known codon) EXON, by none
+    INTERGENIC."""
+    transcripts = index.on_contig(contig)
+    if not transcripts:
+        return _Segments(np.array([1], dtype=np.int64), np.array([INTERGENIC], dtype=np.int8),
+                         np.array([0], dtype=np.int64))
+    rows = _features(index, info).on_contig[bare_contig(contig)]
+    intron_rows, exon_ids = rows["intron_rows"], rows["exon_rows"]
     known = [g for tx in transcripts for codon in index.known_codons(tx.transcript)
              for offset in range(3) if (g := tx.genomic_of_cds(3 * (codon - 1) + offset + 1)) is not None]
     events = [  # (positions, cover, deep, exon, known codon base, feature row)
         (np.array([tx.tx_start + 1 for tx in transcripts]), 1, 0, 0, 0, 0),
         (np.array([tx.tx_end + 1 for tx in transcripts]), -1, 0, 0, 0, 0),
-        (introns["deep_first"].to_numpy(), 0, 1, 0, 0, intron_rows),
-        (introns["deep_end"].to_numpy(), 0, -1, 0, 0, -intron_rows),
-        (exon_rows["start"].to_numpy() + 1, 0, 0, 1, 0, exon_ids),
-        (exon_rows["end"].to_numpy() + 1, 0, 0, -1, 0, -exon_ids),
+        (rows["deep_first"], 0, 1, 0, 0, intron_rows),
+        (rows["deep_end"], 0, -1, 0, 0, -intron_rows),
+        (rows["exon_start"], 0, 0, 1, 0, exon_ids),
+        (rows["exon_end"], 0, 0, -1, 0, -exon_ids),
         (np.array(known), 0, 0, 0, 1, 0),
         (np.array(known) + 1, 0, 0, 0, -1, 0),
     ]
@@ -395,4 +430,4 @@ def _contig_tables(index: TranscriptIndex, contig: str,
     kind = np.where(covering == 0, INTERGENIC,
                     np.where(alone & (in_deep == 1), INTRON,
                              np.where(alone & (in_exon == 1), EXON, OTHER))).astype(np.int8)
-    return _Segments(positions[last], kind, np.where((kind == INTRON) | (kind == EXON), rows_sum, 0)), table
+    return _Segments(positions[last], kind, np.where((kind == INTRON) | (kind == EXON), rows_sum, 0))

@@ -219,6 +219,10 @@ class TranscriptIndex:
         """The codons of `transcript` whose reference bases are known without a FASTA."""
         return self._known_codons.get(transcript, [])
 
+    def contigs(self) -> list[str]:
+        """The contigs with transcripts, bare ('7')."""
+        return list(self._by_chrom)
+
     def on_contig(self, chrom: str) -> list[Transcript]:
         """The transcripts of a contig ('chr7' or '7'), by start."""
         return self._by_chrom.get(bare_contig(chrom), [])
