@@ -42,6 +42,7 @@ SAMPLES = [  # FORMAT, the tumor's fields: each shape once in a while
     ("AD:DP:GT", "{r},{a}:{d}:0/1"), ("GT:AD", "0/1:{r},{a}"), ("AD:DP", "{r},{a}:{d}"),
     ("GT:AD:DP", "0/0:{r},{a}:{d}"), ("GT:AD:DP", "./.:{r},{a}:{d}"), ("GT:AD:DP", "0/1:{r},.:{d}"),
     ("GT:AD:DP", "0/1:0,0:{d}"), ("GT:AD:DP", "0/1:31,1:32"), ("GT:DP", "0/1:{d}"), ("GT:AD:DP", "0/1"),
+    ("GT:AD:DP", "0/1:{r},{a},7:{d}"), ("GT:AD:DP", "0/1:,{a}:{d}"), ("GT:AD:DP", "0/1:{r}:{d}"),
 ]
 
 

@@ -39,6 +39,9 @@ _FEATURE_SCHEMA = {"gene": pl.String, "transcript": pl.String, "refseq": pl.Stri
                    "transcript_info": pl.String, "minus": pl.Boolean, "number": pl.Int64,
                    "last_exon_base": pl.Int64, "next_exon_base": pl.Int64, "up": pl.String, "down": pl.String,
                    "n_at_zero": pl.Int64, "cds_first": pl.Int64, "cds_last": pl.Int64}
+# The feature columns that decide whether a record qualifies, taken for every record; the
+# others only for the records written inside a transcript.
+_QUALIFYING_FEATURES = ["minus", "n_at_zero", "cds_first", "cds_last"]
 _UNKNOWN_CODON_NOTE = "HGVSp unknown: codon bases not known without a reference FASTA"
 # What a kind of place writes: columns computed first, INFO values from PGX_GENE to PGX_HGVSC,
 # and table cells from gene to annotation_note; a piece is a text or a column.
@@ -108,9 +111,10 @@ class ColumnarLane:
         info = frame["c7"]
         spans = RecordSpans(chroms.gather(runs).to_list(), runs, begs, begs + frame["c3"].str.len_bytes().to_numpy(),
                             bool((info.str.starts_with("END=") | info.str.contains(";END=", literal=True)).any()))
-        kind, features = self._locate(chroms, positions.to_numpy(), runs)
-        frame = pl.concat([frame.with_columns(pos=positions, kind=pl.Series(kind, dtype=pl.Int8)), features],
-                          how="horizontal")
+        kind, feature = self._locate(chroms, positions.to_numpy(), runs)
+        frame = pl.concat([frame.with_columns(pos=positions, kind=pl.Series(kind, dtype=pl.Int8),
+                                              feature=pl.Series(feature)),
+                           self._feature_table.select(_QUALIFYING_FEATURES)[feature]], how="horizontal")
         frame = self._qualified(frame, previous)
         eligible = frame["eligible"]
         chosen = eligible.arg_true()
@@ -119,15 +123,20 @@ class ColumnarLane:
             nothing = pl.Series([None] * count, dtype=pl.String)
             return ColumnarBatch(nothing, nothing.clone(), others, contig_starts, (chroms[-1], int(positions[-1])), spans)
         # Only what the writing reads: filtering copies every column kept.
-        needed = [*names, "pos", "kind", "n", "fourths", "depth", "filter_value", "genotype", *_FEATURE_SCHEMA]
+        needed = [*names, "pos", "kind", "feature", "n", "fourths", "depth", "filter_value", "genotype",
+                  *_QUALIFYING_FEATURES]
         out = self._written(frame.with_row_index("i").filter(pl.col("eligible")).select(["i", *needed]), names)
         lines = pl.Series([None] * count, dtype=pl.String).scatter(out["i"], out["line"])
         rows = pl.Series([None] * count, dtype=pl.String).scatter(out["i"], out["row"])
         return ColumnarBatch(lines, rows, others, contig_starts, (chroms[-1], int(positions[-1])), spans)
 
-    def _locate(self, chroms: pl.Series, positions: np.ndarray, runs: list[int]) -> tuple[np.ndarray, pl.DataFrame]:
-        """Segment kind and intron or exon attributes of each position; `runs` start each
-        stretch of one contig."""
+    @property
+    def _feature_table(self) -> pl.DataFrame:
+        return _features(self.index, self._info_value).table
+
+    def _locate(self, chroms: pl.Series, positions: np.ndarray, runs: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Segment kind and feature table row of each position; `runs` start each stretch of
+        one contig."""
         kind = np.empty(len(positions), dtype=np.int8)
         feature = np.empty(len(positions), dtype=np.int64)
         bounds = [*runs, len(positions)]
@@ -138,7 +147,7 @@ class ColumnarLane:
             at = np.maximum(at, 0)
             kind[a:b] = np.where(inside, segments.kind[at], INTERGENIC)
             feature[a:b] = np.where(inside, segments.feature[at], 0)
-        return kind, _features(self.index, self._info_value).table[feature]
+        return kind, feature
 
     def _qualified(self, frame: pl.DataFrame, previous: tuple[str, int] | None) -> pl.DataFrame:
         """The sample's fields, depth and allele fraction, and whether each record qualifies."""
@@ -157,11 +166,10 @@ class ColumnarLane:
 
         frame = frame.with_columns(values=col(sample).str.split(":"))
         frame = frame.with_columns(genotype=field("GT"), allele_depths=field("AD"), dp_text=field("DP"))
-        counts = col("allele_depths").str.split_exact(",", 1)
+        depths, comma = col("allele_depths"), col("allele_depths").str.find(",", literal=True)
         frame = frame.with_columns(
-            ref_count=counts.struct.field("field_0").cast(pl.Int64, strict=False),
-            alt_count=counts.struct.field("field_1").cast(pl.Int64, strict=False),
-            dp=pl.when(col("dp_text").str.contains(r"^[0-9]{1,15}$")).then(col("dp_text").cast(pl.Int64, strict=False)),
+            ref_count=_count(depths.str.slice(0, comma)), alt_count=_count(depths.str.slice(comma + 1)),
+            comma=comma, dp=_count(col("dp_text")),
             filter_value=pl.when(col("c6") == ".").then(pl.lit("PASS")).otherwise(col("c6")),
         )
         exonic = col("kind") == EXON
@@ -185,9 +193,12 @@ class ColumnarLane:
         genotype, dp_text = col("genotype"), col("dp_text")
         eligible = (
             ref.is_in(_BASES) & alt.is_in(_BASES) & (ref != alt)
-            & col("allele_depths").str.contains(r"^[0-9]{1,15},[0-9]{1,15}$").fill_null(False)
+            # AD: two counts, one comma (a second one would be in the ALT count's text)
+            & col("comma").is_not_null() & col("ref_count").is_not_null() & col("alt_count").is_not_null()
             & (col("total") > 0) & ~col("tie")
-            & (dp_text.is_null() | col("dp").is_not_null() | ~dp_text.str.contains(r"^[0-9]+$"))
+            # DP: a count, or text that no count reads (then ignored); a count too large for
+            # _count is left to the per-record lane
+            & (dp_text.is_null() | col("dp").is_not_null() | (dp_text.str.len_bytes() < _COUNT_DIGITS))
             & (genotype.is_null() | genotype.is_in(sorted(NOT_REFERENCE_GENOTYPES)))
             & ~same_as_before & ~same_as_next
             & (col("kind") != OTHER)
@@ -265,8 +276,9 @@ class ColumnarLane:
             part = frame.filter(rows_here)
             if not part.height:
                 continue
-            if first_columns:
-                part = part.with_columns(**first_columns)
+            if first_columns:  # in a transcript: its intron or exon attributes
+                part = pl.concat([part, self._feature_table.drop(_QUALIFYING_FEATURES)[part["feature"]]],
+                                 how="horizontal").with_columns(**first_columns)
             values = [*info_values, ".", col("vaf4"), col("depth_text"), info_value(self.DEPTH_SOURCE),
                       info_value(self.ANNOTATION_SOURCE), "kept"]
             info: list[str | pl.Expr] = [col("info_head")]
@@ -281,6 +293,15 @@ class ColumnarLane:
                 row=_concatenated([*row_head, *cells, "\n"]),
             ))
         return pl.concat(written)
+
+
+_COUNT_DIGITS = 10  # the most of a count's decimal digits that may not fit into UInt32
+
+
+def _count(text: pl.Expr) -> pl.Expr:
+    """A read count written in decimal digits only (no sign), as Int64; else null, as for
+    counts above 4,294,967,295 (UInt32), which the per-record lane reads instead."""
+    return pl.when(~text.str.starts_with("+")).then(text.cast(pl.UInt32, strict=False)).cast(pl.Int64)
 
 
 def _c_number(n: pl.Expr) -> pl.Expr:
