@@ -46,6 +46,21 @@ def blocks(path: Path) -> list[tuple[int, int]]:
     return found
 
 
+def test_bgzf_blocks_depend_on_the_text_not_on_how_it_was_written(tmp_path: Path) -> None:
+    rng = random.Random(8)
+    data = bytes(rng.choice(b"ACGT\t\n") for _ in range(40 * BgzfWriter.BLOCK_SIZE + 123))
+    with BgzfWriter(tmp_path / "whole.gz") as writer:
+        writer.write(data)
+    at = 0
+    with BgzfWriter(tmp_path / "pieces.gz") as writer:
+        while at < len(data):  # a few bytes, about a block, or many blocks at a time
+            size = rng.choice([1, 17, BgzfWriter.BLOCK_SIZE - 5, BgzfWriter.BLOCK_SIZE + 9, 9 * BgzfWriter.BLOCK_SIZE + 1])
+            writer.write(data[at:at + size])
+            at += size
+    assert (tmp_path / "pieces.gz").read_bytes() == (tmp_path / "whole.gz").read_bytes()
+    assert gzip.decompress((tmp_path / "pieces.gz").read_bytes()) == data
+
+
 def test_bgzf_writer_blocks_end_of_file_and_parts(tmp_path: Path) -> None:
     rng = random.Random(3)
     text = "".join(f"chr1\t{i}\t.\t{rng.choice('ACGT')}\tT\t.\tPASS\t.\n" for i in range(1, 30001))

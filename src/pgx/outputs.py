@@ -189,14 +189,27 @@ class BgzfWriter:
             self.abandon()
 
     def _cut(self, *, whole_blocks_only: bool) -> None:
-        data = self._carry + b"".join(self._text)
-        self._text, self._chars = [], 0
+        # Blocks are views of the text as written (a batch is megabytes): only the carried
+        # rest of a block is copied.
         size = self.BLOCK_SIZE
-        end = len(data) - len(data) % size if whole_blocks_only else len(data)
-        for start in range(0, end, size):
-            self._queue.append((self.text_size, self._pool.submit(self.block, data[start : start + size], self._level)))
-            self.text_size += min(size, end - start)
-        self._carry = data[end:]
+        text = memoryview(self._text[0] if len(self._text) == 1 else b"".join(self._text))
+        self._text, self._chars = [], 0
+        blocks: list[bytes | memoryview] = []
+        if len(self._carry) >= size:  # bytes from write_bytes: cut them with the text
+            text, self._carry = memoryview(self._carry + text), b""
+        if self._carry:
+            need = size - len(self._carry)
+            if len(text) < need and whole_blocks_only:
+                self._carry += text
+                return
+            blocks.append(self._carry + text[:need])
+            text = text[need:]
+        end = len(text) - len(text) % size if whole_blocks_only else len(text)
+        blocks += [text[start : start + size] for start in range(0, end, size)]
+        self._carry = bytes(text[end:])
+        for block in blocks:
+            self._queue.append((self.text_size, self._pool.submit(self.block, block, self._level)))
+            self.text_size += len(block)
         # Batches of text arrive megabytes at a time: room for several keeps this thread
         # making text while the compression thread catches up.
         self._drain(256)
@@ -213,7 +226,7 @@ class BgzfWriter:
         self.file_size += len(block)
 
     @classmethod
-    def block(cls, data: bytes, level: int = 6) -> bytes:
+    def block(cls, data: bytes | memoryview, level: int = 6) -> bytes:
         """One BGZF block: a gzip member whose extra field 'BC' holds the block's size."""
         import struct
 
