@@ -37,7 +37,7 @@ def annotate(vcf: str, tag: str, threads: int = 1) -> dict[str, float]:
                      "--out-vcf", str(OUT / f"annotated-{tag}.vcf.gz"), "--out-tsv", str(OUT / f"variants-{tag}.tsv")])
 
 
-ROUNDS = 3
+ROUNDS = 5
 
 
 def main() -> None:

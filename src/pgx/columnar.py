@@ -123,9 +123,9 @@ class ColumnarLane:
             nothing = pl.Series([None] * count, dtype=pl.String)
             return ColumnarBatch(nothing, nothing.clone(), others, contig_starts, (chroms[-1], int(positions[-1])), spans)
         # Only what the writing reads: filtering copies every column kept.
-        needed = [*names, "pos", "kind", "feature", "n", "fourths", "depth", "filter_value", "genotype",
+        needed = [*names, "pos", "kind", "feature", "n", "fourths", "depth", "filter_value", "genotype", "eligible",
                   *_QUALIFYING_FEATURES]
-        out = self._written(frame.with_row_index("i").filter(pl.col("eligible")).select(["i", *needed]), names)
+        out = self._written(frame.with_row_index("i").select(["i", *needed]), names)
         lines = pl.Series([None] * count, dtype=pl.String).scatter(out["i"], out["line"])
         rows = pl.Series([None] * count, dtype=pl.String).scatter(out["i"], out["row"])
         return ColumnarBatch(lines, rows, others, contig_starts, (chroms[-1], int(positions[-1])), spans)
@@ -215,7 +215,7 @@ class ColumnarLane:
         return frame.with_columns(eligible=eligible.fill_null(False))
 
     def _written(self, frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-        """The VCF line and table row of each (qualified) record, with its row `i`.
+        """The VCF line and table row of each eligible record, with its row `i`.
 
         Each kind of place is written from its own rows: Polars computes every branch of a
         `when` for every row, and most rows (between genes) need none of the HGVS text."""
@@ -273,7 +273,7 @@ class ColumnarLane:
                                 col("genotype").fill_null(""), ""])
         written = []
         for rows_here, (first_columns, info_values, cells) in places.values():
-            part = frame.filter(rows_here)
+            part = frame.filter(rows_here & col("eligible"))
             if not part.height:
                 continue
             if first_columns:  # in a transcript: its intron or exon attributes
