@@ -14,7 +14,6 @@ per-record lane. Tests hold the two lanes to identical bytes.
 from __future__ import annotations
 
 import functools
-import io
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -92,7 +91,7 @@ class ColumnarLane:
             return None
         names = [f"c{i}" for i in range(columns)]
         try:
-            frame = pl.read_csv(io.BytesIO(data), separator="\t", has_header=False,
+            frame = pl.read_csv(data, separator="\t", has_header=False,
                                 new_columns=names, schema=dict.fromkeys(names, pl.String),
                                 quote_char=None)
         except pl.exceptions.PolarsError:
