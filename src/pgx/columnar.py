@@ -294,7 +294,9 @@ class ColumnarLane:
         return pl.concat(written)
 
 
-_COUNT_DIGITS = 10  # the most of a count's decimal digits that may not fit into UInt32
+# A DP this long that `_count` cannot read may be a count above UInt32: the per-record lane
+# reads it (shorter unreadable text is no count, and ignored as there).
+_COUNT_DIGITS = 10
 
 
 def _count(text: pl.Expr) -> pl.Expr:
@@ -357,13 +359,13 @@ def _features(index: TranscriptIndex, info: Callable[[str | None], str]) -> _Fea
     firsts = np.cumsum(counts) - counts
     through = np.cumsum(ends - starts)
     before = np.repeat(through[firsts] - (ends - starts)[firsts], counts)
-    last_of_tx = np.repeat(firsts + counts - 1, counts)
+    count = np.repeat(counts, counts)
     k = np.arange(len(starts)) - np.repeat(firsts, counts)
     following = np.minimum(np.arange(len(starts)) + 1, len(starts) - 1)
     exons = pl.DataFrame({
-        "tx": np.repeat(np.arange(len(transcripts)), counts), "start": starts, "end": ends, "k": k,
-        "count": np.repeat(counts, counts), "through_k": through - before, "total": through[last_of_tx] - before,
-        "next_exon_base": pl.Series(starts[following] + 1).scatter(np.flatnonzero(k == counts.repeat(counts) - 1), None),
+        "tx": np.repeat(np.arange(len(transcripts)), counts), "start": starts, "end": ends, "k": k, "count": count,
+        "through_k": through - before, "total": np.repeat(through[firsts + counts - 1], counts) - before,
+        "next_exon_base": pl.Series(starts[following] + 1).scatter(np.flatnonzero(k == count - 1), None),
     })
     per_tx = pl.DataFrame({
         "tx": np.arange(len(transcripts)),
