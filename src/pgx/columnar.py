@@ -115,10 +115,8 @@ class ColumnarLane:
                                               feature=pl.Series(feature)),
                            self._feature_table.select(_QUALIFYING_FEATURES)[feature]], how="horizontal")
         frame = self._qualified(frame, previous)
-        eligible = frame["eligible"]
-        chosen = eligible.arg_true()
-        others = (~eligible).arg_true().to_list()
-        if not len(chosen):
+        others = (~frame["eligible"]).arg_true().to_list()
+        if len(others) == count:
             nothing = pl.Series([None] * count, dtype=pl.String)
             return ColumnarBatch(nothing, nothing.clone(), others, contig_starts, (chroms[-1], int(positions[-1])), spans)
         # Only what the writing reads: filtering copies every column kept.
