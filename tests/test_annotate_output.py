@@ -6,7 +6,10 @@ from __future__ import annotations
 import gzip
 import itertools
 import random
+import socket
 import struct
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pysam
@@ -22,7 +25,7 @@ from pgx.annotate import (
     annotate_vcf,
 )
 from pgx.errors import PgxInputError
-from pgx.outputs import BgzfWriter, cell
+from pgx.outputs import BgzfWriter, BlocksToProcess, cell, compress_blocks_from
 from pgx.transcripts import TranscriptIndex
 from pgx.vcf import iter_variants, open_vcf
 
@@ -99,6 +102,53 @@ def test_bgzf_writer_leaves_the_file_unfinished_on_error(tmp_path: Path) -> None
         writer.write("chr1\t1\n" * 100_000)
         raise RuntimeError("stop")
     assert not path.read_bytes().endswith(BgzfWriter.block(b""))
+
+
+def written_elsewhere(path: Path, write: Callable[[BgzfWriter], None]) -> BgzfWriter:
+    """A writer whose blocks a thread compresses through a socket pair, as the process reading
+    ahead does; the file exists beforehand, as `atomic_path` makes it."""
+    here, there = socket.socketpair()
+    compressing = threading.Thread(target=compress_blocks_from, args=(there,))
+    compressing.start()
+    path.touch()
+    try:
+        with BgzfWriter(path, elsewhere=BlocksToProcess(here)) as writer:
+            write(writer)
+    finally:
+        here.close()
+        compressing.join()
+        there.close()
+    return writer
+
+
+def test_blocks_compressed_elsewhere_are_the_same_bytes_and_layout(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    text = "".join(f"chr1\t{i}\t.\t{rng.choice('ACGT')}\tT\t.\tPASS\tX={rng.random()}\n" for i in range(1, 40001))
+
+    def write(writer: BgzfWriter) -> None:
+        writer.write(text[:1000])
+        writer.end_block()
+        for at in range(1000, len(text), 300_000):
+            writer.write(text[at:at + 300_000])
+
+    with BgzfWriter(tmp_path / "here.gz") as here:
+        write(here)
+    elsewhere = written_elsewhere(tmp_path / "elsewhere.gz", write)
+    assert (tmp_path / "elsewhere.gz").read_bytes() == (tmp_path / "here.gz").read_bytes()
+    assert elsewhere.layout() == here.layout()
+    assert len(here.layout().block_files) > 20
+
+
+def test_blocks_compressed_elsewhere_report_a_file_that_cannot_be_written(tmp_path: Path) -> None:
+    path = tmp_path / "gone.gz"
+
+    def write(writer: BgzfWriter) -> None:
+        path.unlink()  # removed meanwhile: not made again
+        writer.write("chr1\t1\n" * 100_000)
+
+    with pytest.raises(OSError, match="gone.gz"):
+        written_elsewhere(path, write)
+    assert not path.exists()
 
 
 def indexed_vcf(path: Path, records_per_contig: int = 400) -> Path:
