@@ -19,7 +19,7 @@ from conftest import DEMO, RESOURCES, SHARED
 
 import pgx.annotate
 from pgx.annotate import annotate_vcf
-from pgx.columnar import ColumnarLane
+from pgx.columnar import ColumnarLane, coding_bounds
 from pgx.transcripts import TranscriptIndex, reverse_complement
 from pgx.vcf import Filters
 
@@ -182,7 +182,8 @@ def exon_bases(genes: list[str]) -> tuple[dict[str, list[int]], dict[tuple[str, 
     where: dict[str, list[int]] = {}
     known_bases: dict[tuple[str, int], str] = {}
     for gene in genes:
-        tx = index.by_gene[gene]
+        tx = index.of_gene(gene)
+        assert tx is not None
         contig = f"chr{tx.chrom}"
         where.setdefault(contig, []).extend(g for start, end in tx.exons for g in range(start + 1, end + 1, 2))
         for codon in [1, *index.known_codons(tx.transcript)]:
@@ -239,3 +240,29 @@ def test_with_a_fasta_coding_snvs_take_the_per_record_lane(tmp_path: Path, monke
     utr = sum(row[15].endswith("UTR_variant") for row in alone)
     others = sum(row[15] in ("intron_variant", "intergenic_variant") for row in rows)
     assert 0.97 * utr <= taken <= utr + others, (utr, others, taken)
+
+
+def test_coding_bounds_of_every_transcript_at_once_are_each_transcripts() -> None:
+    index = TranscriptIndex.load(RESOURCES / "annotation")
+    first, last = coding_bounds(index)
+    bounds = [index.transcript(row).coding_bounds for row in range(len(index))]
+    assert len(bounds) == 19035
+    assert [(int(a), int(b)) for a, b in zip(first, last, strict=True)] == bounds
+
+
+def test_transcripts_made_on_demand_answer_overlaps_as_a_scan_of_all() -> None:
+    index = TranscriptIndex.load(RESOURCES / "annotation")
+    everything = [index.transcript(row) for row in range(len(index))]
+    assert [(t.chrom, t.tx_start, t.transcript) for t in everything] == sorted(
+        (t.chrom, t.tx_start, t.transcript) for t in everything)
+    rng = random.Random(4)
+    for contig in ["1", "chr7", "17", "X", "chrY"]:
+        on_contig = [t for t in everything if t.chrom == contig.removeprefix("chr")]
+        for _ in range(300):
+            tx = rng.choice(on_contig)
+            start = rng.randrange(max(tx.tx_start - 20_000, 1), tx.tx_end + 20_000)
+            end = start + rng.choice([0, 1, 50, 5_000])
+            assert index.overlapping(contig, start, end) == [
+                t for t in on_contig if t.tx_start < end and t.tx_end >= start]
+    assert index.of_gene("BRAF") is not None and index.of_gene("BRAF").refseq.startswith("NM_004333")
+    assert index.of_gene("NOT_A_GENE") is None

@@ -1273,7 +1273,7 @@ def _gene_regions(reader: Any, vcf_path: str, index: TranscriptIndex, genes: set
     names = {bare_contig(c): c for c in re.findall(r"^##contig=<ID=([^,>]+)", reader.raw_header, re.M)}
     regions = []
     for gene in sorted(genes):
-        tx = index.by_gene.get(gene)
+        tx = index.of_gene(gene)
         if tx is not None and tx.chrom in names:
             regions.append((names[tx.chrom], tx.tx_start + 1, tx.tx_end))
     return [f"{c}:{s}-{e}" for c, s, e in sorted(regions)]

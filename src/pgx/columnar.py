@@ -344,37 +344,81 @@ class _Features(NamedTuple):
     on_contig: dict[str, dict[str, np.ndarray]]
 
 
+class _Exons(NamedTuple):
+    """Every exon of every transcript (rows of `TranscriptIndex.columns`), in genomic order
+    within each: its transcript, k (its index), the transcript's exon count, the bases of exons
+    0..k (through_k) and of all of them (total); and whether each transcript is on the minus
+    strand."""
+
+    tx: np.ndarray
+    starts: np.ndarray  # 0-based
+    ends: np.ndarray
+    k: np.ndarray
+    exon_count: np.ndarray
+    through_k: np.ndarray
+    total: np.ndarray
+    minus: np.ndarray  # per transcript
+
+
+def _exons(index: TranscriptIndex) -> _Exons:
+    columns = index.columns
+    counts = np.array([text.count(",") + 1 for text in columns["exon_starts"]], dtype=np.int64)
+    starts = np.array(",".join(columns["exon_starts"]).split(","), dtype=np.int64)
+    ends = np.array(",".join(columns["exon_ends"]).split(","), dtype=np.int64)
+    firsts = np.cumsum(counts) - counts
+    through = np.cumsum(ends - starts)
+    before = np.repeat(through[firsts] - (ends - starts)[firsts], counts)
+    return _Exons(tx=np.repeat(np.arange(len(index)), counts), starts=starts, ends=ends,
+                  k=np.arange(len(starts)) - np.repeat(firsts, counts), exon_count=np.repeat(counts, counts),
+                  through_k=through - before, total=np.repeat(through[firsts + counts - 1], counts) - before,
+                  minus=np.array([strand == "-" for strand in columns["strand"]]))
+
+
+def coding_bounds(index: TranscriptIndex, exons: _Exons | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`Transcript.coding_bounds` of every transcript (rows of `index.columns`) at once."""
+    exons = _exons(index) if exons is None else exons
+    minus = exons.minus
+    cds_start = np.array(index.columns["cds_start"], dtype=np.int64)
+    cds_end = np.array(index.columns["cds_end"], dtype=np.int64)
+    # The exon holding genomic base g is the transcript's last one starting before g.
+    keys = (exons.tx << 32) + exons.starts
+    transcripts = np.arange(len(index)) << 32
+
+    def n_of(g: np.ndarray) -> np.ndarray:
+        exon = np.searchsorted(keys, transcripts + g, side="left") - 1
+        through_k, end = exons.through_k[exon], exons.ends[exon]
+        n: np.ndarray = np.where(minus, exons.total[exon] - through_k + end + 1 - g, through_k - end + g)
+        return n
+
+    return n_of(np.where(minus, cds_end, cds_start + 1)), n_of(np.where(minus, cds_start + 1, cds_end))
+
+
 @functools.lru_cache(maxsize=2)
 def _features(index: TranscriptIndex, info: Callable[[str | None], str]) -> _Features:
     """Every transcript's deep intron stretches and exons. Intron c. anchors and exon n.
     offsets are computed as `Transcript.locate` does, for the whole genome at once: Polars'
     cost is mostly per call, and one call per contig took 0.4 s."""
-    transcripts = [tx for contig in index.contigs() for tx in index.on_contig(contig)]
-    # Per exon, in genomic order within each transcript: k (its index), the transcript's exon
-    # count, the bases of exons 0..k (through_k) and of all of them (total).
-    counts = np.array([len(tx.exons) for tx in transcripts], dtype=np.int64)
-    starts, ends = np.array([pair for tx in transcripts for pair in tx.exons], dtype=np.int64).reshape(-1, 2).T
-    firsts = np.cumsum(counts) - counts
-    through = np.cumsum(ends - starts)
-    before = np.repeat(through[firsts] - (ends - starts)[firsts], counts)
-    count = np.repeat(counts, counts)
-    k = np.arange(len(starts)) - np.repeat(firsts, counts)
+    columns = index.columns
+    exons_of = _exons(index)
+    starts, ends, k, count = exons_of.starts, exons_of.ends, exons_of.k, exons_of.exon_count
     following = np.minimum(np.arange(len(starts)) + 1, len(starts) - 1)
     exons = pl.DataFrame({
-        "tx": np.repeat(np.arange(len(transcripts)), counts), "start": starts, "end": ends, "k": k, "count": count,
-        "through_k": through - before, "total": np.repeat(through[firsts + counts - 1], counts) - before,
+        "tx": exons_of.tx, "start": starts, "end": ends, "k": k, "count": count,
+        "through_k": exons_of.through_k, "total": exons_of.total,
         "next_exon_base": pl.Series(starts[following] + 1).scatter(np.flatnonzero(k == count - 1), None),
     })
+    minus, (cds_first, cds_last) = exons_of.minus, coding_bounds(index, exons_of)
+    info_of = {text: info(text) for text in {*columns["gene"], *columns["transcript"]}}
     per_tx = pl.DataFrame({
-        "tx": np.arange(len(transcripts)),
-        "gene": [tx.gene for tx in transcripts],
-        "transcript": [tx.transcript for tx in transcripts],
-        "refseq": [tx.refseq for tx in transcripts],
-        "gene_info": [info(tx.gene) for tx in transcripts],
-        "transcript_info": [info(tx.transcript) for tx in transcripts],
-        "minus": [tx.strand == "-" for tx in transcripts],
-        "cds_first": [tx.coding_bounds[0] for tx in transcripts],
-        "cds_last": [tx.coding_bounds[1] for tx in transcripts],
+        "tx": np.arange(len(index)),
+        "gene": columns["gene"],
+        "transcript": columns["transcript"],
+        "refseq": columns["refseq"],
+        "gene_info": [info_of[gene] for gene in columns["gene"]],
+        "transcript_info": [info_of[transcript] for transcript in columns["transcript"]],
+        "minus": minus,
+        "cds_first": cds_first,
+        "cds_last": cds_last,
     })
     col = pl.col
     exons = exons.join(per_tx, on="tx", how="left", maintain_order="left")
@@ -399,16 +443,14 @@ def _features(index: TranscriptIndex, info: Callable[[str | None], str]) -> _Fea
     deep_first, deep_end = introns["deep_first"].to_numpy(), introns["deep_end"].to_numpy()
     exon_start, exon_end = exon_rows["start"].to_numpy() + 1, exon_rows["end"].to_numpy() + 1
     on_contig = {}
-    first_tx = 0
     for contig in index.contigs():
-        end_tx = first_tx + len(index.on_contig(contig))
-        i, j = np.searchsorted(intron_tx, [first_tx, end_tx])
-        e, f = np.searchsorted(exon_tx, [first_tx, end_tx])
+        rows = index.rows_on_contig(contig)
+        i, j = np.searchsorted(intron_tx, [rows.start, rows.stop])
+        e, f = np.searchsorted(exon_tx, [rows.start, rows.stop])
         on_contig[contig] = {
             "intron_rows": np.arange(i, j) + 1, "deep_first": deep_first[i:j], "deep_end": deep_end[i:j],
             "exon_rows": np.arange(e, f) + 1 + introns.height, "exon_start": exon_start[e:f], "exon_end": exon_end[e:f],
         }
-        first_tx = end_tx
     return _Features(table, on_contig)
 
 
@@ -420,17 +462,18 @@ def _segments(index: TranscriptIndex, contig: str, info: Callable[[str | None], 
     known bases begin (+1) and end (-1): a segment covered by one transcript and one deep
     stretch is INTRON, by one transcript and one exon (and no known codon) EXON, by none
     INTERGENIC."""
-    transcripts = index.on_contig(contig)
-    if not transcripts:
+    on_contig = index.rows_on_contig(contig)
+    if not on_contig:
         return _Segments(np.array([1], dtype=np.int64), np.array([INTERGENIC], dtype=np.int8),
                          np.array([0], dtype=np.int64))
     rows = _features(index, info).on_contig[bare_contig(contig)]
     intron_rows, exon_ids = rows["intron_rows"], rows["exon_rows"]
-    known = [g for tx in transcripts for codon in index.known_codons(tx.transcript)
-             for offset in range(3) if (g := tx.genomic_of_cds(3 * (codon - 1) + offset + 1)) is not None]
+    transcript_ids = index.columns["transcript"]
+    known = [g for i in on_contig for codon in index.known_codons(transcript_ids[i]) for offset in range(3)
+             if (g := index.transcript(i).genomic_of_cds(3 * (codon - 1) + offset + 1)) is not None]
     events = [  # (positions, cover, deep, exon, known codon base, feature row)
-        (np.array([tx.tx_start + 1 for tx in transcripts]), 1, 0, 0, 0, 0),
-        (np.array([tx.tx_end + 1 for tx in transcripts]), -1, 0, 0, 0, 0),
+        (np.array(index.tx_start[on_contig.start:on_contig.stop]) + 1, 1, 0, 0, 0, 0),
+        (np.array(index.tx_end[on_contig.start:on_contig.stop]) + 1, -1, 0, 0, 0, 0),
         (rows["deep_first"], 0, 1, 0, 0, intron_rows),
         (rows["deep_end"], 0, -1, 0, 0, -intron_rows),
         (rows["exon_start"], 0, 0, 1, 0, exon_ids),
