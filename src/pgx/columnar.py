@@ -363,8 +363,11 @@ class _Exons(NamedTuple):
 def _exons(index: TranscriptIndex) -> _Exons:
     columns = index.columns
     counts = np.array([text.count(",") + 1 for text in columns["exon_starts"]], dtype=np.int64)
-    starts = np.array(",".join(columns["exon_starts"]).split(","), dtype=np.int64)
-    ends = np.array(",".join(columns["exon_ends"]).split(","), dtype=np.int64)
+    # Read as one text: a list of 200,000 digit strings takes numpy ten times as long.
+    starts = np.fromstring(",".join(columns["exon_starts"]), dtype=np.int64, sep=",")
+    ends = np.fromstring(",".join(columns["exon_ends"]), dtype=np.int64, sep=",")
+    if not len(starts) == len(ends) == counts.sum():  # fromstring stops at text it cannot read
+        raise ValueError("exon coordinates of the transcript index are not lists of numbers")
     firsts = np.cumsum(counts) - counts
     through = np.cumsum(ends - starts)
     before = np.repeat(through[firsts] - (ends - starts)[firsts], counts)
