@@ -104,13 +104,14 @@ def test_bgzf_writer_leaves_the_file_unfinished_on_error(tmp_path: Path) -> None
     assert not path.read_bytes().endswith(BgzfWriter.block(b""))
 
 
-def written_elsewhere(path: Path, write: Callable[[BgzfWriter], None]) -> BgzfWriter:
+def written_elsewhere(path: Path, write: Callable[[BgzfWriter], None], *, made: bool = True) -> BgzfWriter:
     """A writer whose blocks a thread compresses through a socket pair, as the process reading
-    ahead does; the file exists beforehand, as `atomic_path` makes it."""
+    ahead does; the file `made` beforehand, as `atomic_path` makes it."""
     here, there = socket.socketpair()
     compressing = threading.Thread(target=compress_blocks_from, args=(there,))
     compressing.start()
-    path.touch()
+    if made:
+        path.touch()
     try:
         with BgzfWriter(path, elsewhere=BlocksToProcess(here)) as writer:
             write(writer)
@@ -140,14 +141,13 @@ def test_blocks_compressed_elsewhere_are_the_same_bytes_and_layout(tmp_path: Pat
 
 
 def test_blocks_compressed_elsewhere_report_a_file_that_cannot_be_written(tmp_path: Path) -> None:
-    path = tmp_path / "gone.gz"
+    path = tmp_path / "gone.gz"  # removed before the compressing end opens it: not made again
 
     def write(writer: BgzfWriter) -> None:
-        path.unlink()  # removed meanwhile: not made again
         writer.write("chr1\t1\n" * 100_000)
 
     with pytest.raises(OSError, match="gone.gz"):
-        written_elsewhere(path, write)
+        written_elsewhere(path, write, made=False)
     assert not path.exists()
 
 

@@ -58,6 +58,18 @@ def test_bad_input_is_one_line_nonzero_and_leaves_nothing(tmp_path: Path) -> Non
     assert not [p for p in (tmp_path / "o").iterdir()] if (tmp_path / "o").exists() else True
 
 
+def test_an_output_that_cannot_be_written_is_one_line_nonzero(tmp_path: Path) -> None:
+    vcf = write_vcf(tmp_path / "b.vcf", ["chr7 140753336 . A T . PASS . GT 0/1"])
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    result = pgx("annotate", "--vcf", str(vcf), "--build", "GRCh38", "--threads", "2",
+                 "--out-vcf", str(not_a_directory / "a.vcf.gz"), "--out-tsv", str(tmp_path / "v.tsv"))
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("pgx: error: ") and str(not_a_directory) in lines[0]
+    assert not (tmp_path / "v.tsv").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["b.vcf", "file"]
+
+
 def test_existing_outputs_survive_a_failed_run(tmp_path: Path) -> None:
     out = tmp_path / "m.tsv"
     out.write_text("previous\n")

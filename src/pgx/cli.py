@@ -339,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     except PgxInputError as exc:
         print(f"pgx: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # an output that cannot be written (a full disk, a missing directory)
+        print(f"pgx: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -379,8 +379,11 @@ def compress_blocks_from(connection: socket.socket) -> None:
                 except Exception as exc:  # noqa: BLE001 - told to the writer, which raises it
                     failure = _failure_text(exc)
         if handle is not None:
-            handle.close()
-            handle = None
+            closing, handle = handle, None
+            try:
+                closing.close()  # writes what is buffered: it may fail as a write
+            except OSError as exc:
+                failure = failure or _failure_text(exc)
     except EOFError:
         return  # the writer went away: its caller removes the file
     finally:
