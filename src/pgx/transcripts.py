@@ -268,15 +268,9 @@ class TranscriptIndex:
 
     @classmethod
     def _read(cls, directory: str | Path) -> TranscriptIndex:
-        import gzip
-
         directory = Path(directory)
-        with gzip.open(directory / "transcripts.GRCh38.tsv.gz", "rt", encoding="utf-8") as handle:
-            lines = [line.rstrip("\n").split("\t") for line in handle if not line.startswith("##")]
-        names = lines[0]
-        if sorted(names) != sorted(TRANSCRIPT_COLUMNS) or any(len(fields) != len(names) for fields in lines):
-            raise ValueError(f"{directory / 'transcripts.GRCh38.tsv.gz'}: not a transcript table of pgx")
-        columns = {name: [fields[k] for fields in lines[1:]] for k, name in enumerate(names)}
+        rows = read_tsv(directory / "transcripts.GRCh38.tsv.gz")
+        columns = {name: [row[name] for row in rows] for name in TRANSCRIPT_COLUMNS}
         codons = {
             (r["transcript"], int(r["codon"])): r["ref_codon"]
             for r in read_tsv(directory / "codons.GRCh38.tsv")
