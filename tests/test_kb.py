@@ -45,7 +45,7 @@ def test_bundled_knowledge_base_is_intact_and_described() -> None:
     manifest = Manifest.load(RESOURCES)
     names = {s["name"] for s in manifest.data["sources"]}
     assert "CIViC" in names and all(s["license"] for s in manifest.data["sources"])
-    assert manifest.versions["CIViC"] == "2024-08-01"
+    assert manifest.versions["CIViC"] == "2025-07-01"
 
 
 def test_no_civic_prose_in_the_bundle() -> None:
@@ -80,3 +80,21 @@ def test_failed_build_keeps_the_previous_knowledge_base(tmp_path: Path) -> None:
         build(SHARED, out, civic_release=broken)
     assert (out / "marker").read_text() == "previous"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".kb-build")] == []
+
+
+@needs_shared
+def test_civic_2025_fusions_take_partners_from_their_columns() -> None:
+    from pgx.kb.civic import build_tables
+
+    tables, counts = build_tables(SHARED / "somatic/civic/2025-07-01")
+    variants = {int(str(v["variant_id"])): v for v in tables["variants"]}
+    # BCR::ABL1 Fusion (1), FGFR2::BICC1 Fusion (782), v::RET Fusion (1687: any 5' partner).
+    assert [variants[1][k] for k in ("gene", "partner_5", "partner_3", "consequence_class")] == \
+        ["ABL1", "BCR", "ABL1", "named_partners"]
+    assert [variants[782][k] for k in ("gene", "partner_5", "partner_3")] == ["FGFR2", "FGFR2", "BICC1"]
+    assert [variants[1687][k] for k in ("gene", "partner_5", "partner_3", "consequence_class")] == \
+        ["RET", "", "RET", "any_partner"]
+    profiles = {p["name"]: p for p in tables["profiles"]}
+    assert profiles["v::RET Fusion"]["expression"] == "v1687"
+    assert profiles["EML4::ALK Fusion AND ALK F1245C"]["logic"] == "complex"
+    assert counts["profiles_unparsed"] <= 1 and counts["evidence_items"] == 4568

@@ -23,12 +23,12 @@ RELEASE = "2024-09-01"
 SOURCE = SHARED / "somatic/civic/2024-08-01"
 
 
-def recorded_release() -> dict[str, bytes]:
-    """The 2024-08-01 files served as if they were a later release: header plus a slice."""
+def recorded_release(source: Path = SOURCE, release: str = RELEASE, share: float = 0.5) -> dict[str, bytes]:
+    """A real release's files served as if they were `release`: header plus a slice."""
     payloads = {}
-    for kind, name in release_file_names(RELEASE).items():
-        lines = next(SOURCE.glob(f"*-{kind}Summaries.tsv")).read_bytes().splitlines(keepends=True)
-        payloads[name] = b"".join(lines[: 1 + (len(lines) - 1) // 2])
+    for kind, name in release_file_names(release).items():
+        lines = next(source.glob(f"*-{kind}Summaries.tsv")).read_bytes().splitlines(keepends=True)
+        payloads[name] = b"".join(lines[: 1 + int((len(lines) - 1) * share)])
     return payloads
 
 
@@ -103,6 +103,21 @@ def test_good_update_swaps_in_the_new_release(kb: Path, server: Server) -> None:
 
 
 @needs_shared
+def test_an_update_reads_the_2025_release_format(kb: Path) -> None:
+    # From 2025 CIViC names features (fusions with partner columns) instead of genes.
+    release = "2025-08-01"
+    server = Server(recorded_release(SHARED / "somatic/civic/2025-07-01", release, share=1.0))
+    try:
+        manifest = update(kb, release, base_url=server.url, timeout=2, retries=0)
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+    assert Manifest.load(kb).versions["CIViC"] == release and verify(kb) == []
+    assert manifest["counts"]["civic"]["evidence_items"] == 4568
+    assert (kb / "kb/civic/variants.tsv").read_bytes() == (RESOURCES / "kb/civic/variants.tsv").read_bytes()
+
+
+@needs_shared
 @pytest.mark.parametrize("mode,message", [
     ("500", "gave up after 3 attempts: HTTP 500"),
     ("truncated", "truncated body"),
@@ -148,4 +163,4 @@ def test_missing_release_is_a_clear_error(kb: Path) -> None:
     finally:
         server.httpd.shutdown()
         server.httpd.server_close()
-    assert json.loads((kb / "manifest.json").read_text())["sources"][0]["version"] == "2024-08-01"
+    assert json.loads((kb / "manifest.json").read_text())["sources"][0]["version"] == "2025-07-01"

@@ -60,7 +60,7 @@ def test_reports_validate_and_record_versions(demo_run: Path) -> None:
     for path in demo_run.glob("*/report.json"):
         report = json.loads(path.read_text())
         validate_report(report)
-        assert report["pipeline"]["version"] and "CIViC 2024-08-01" in report["knowledge_base"]["label"]
+        assert report["pipeline"]["version"] and "CIViC 2025-07-01" in report["knowledge_base"]["label"]
 
 
 def test_rerun_gives_identical_outputs_but_the_timestamp(demo_run: Path, tmp_path: Path) -> None:

@@ -244,8 +244,9 @@ def satisfies(alt: Alteration, spec: dict[str, str]) -> str | None:
             return "copy_number"
         if kind == "fusion" and alt.fusion:
             five, three = alt.fusion
-            if spec["consequence_class"] == "named_partners":
-                if (spec["partner_5"], spec["partner_3"]) == (five, three):
+            if spec["partner_5"] or spec["partner_3"]:
+                # Named partners must be on their side; an unnamed side ('v::RET') is any gene.
+                if spec["partner_5"] in ("", five) and spec["partner_3"] in ("", three):
                     return "fusion"
             elif spec["gene"] in (five, three):
                 return "fusion"
@@ -442,8 +443,8 @@ def _rows_for(evidence: dict[str, str], profile: dict[str, str], match_level: st
               alts: list[Alteration], kb: KnowledgeBase, ontology: Ontology, tumor: TumorType,
               origin: str) -> list[dict[str, object]]:
     relation = ontology.relation(evidence["doid"], evidence["disease"], tumor)
-    on_label = is_on_label(relation)
     native = evidence["evidence_level"]
+    on_label = is_on_label(relation, native)
     level = harmonised_level(native, on_label)
     citations = []
     if evidence["citation_id"]:
@@ -462,7 +463,7 @@ def _rows_for(evidence: dict[str, str], profile: dict[str, str], match_level: st
             "native_level": native,
             "amp_tier": amp_tier(level, native, on_label),
             "on_label": on_label,
-            "tumor_type_relation": relation,
+            "tumor_type_relation": relation.value,
             "disease": evidence["disease"],
             "doid": evidence["doid"],
             "evidence_type": evidence["evidence_type"],

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from pgx.errors import PgxInputError
-from pgx.kb import MANIFEST, civic, pharmacogenes, reference, sha256, write_table
+from pgx.kb import MANIFEST, civic, diseases, pharmacogenes, reference, sha256, write_table
 from pgx.outputs import write_text_atomic
 from pgx.transcripts import CODON_COLUMNS, TRANSCRIPT_COLUMNS
 
-CIVIC_RELEASE = "somatic/civic/2024-08-01"
+CIVIC_RELEASE = "somatic/civic/2025-07-01"
 
 
 def build(shared_data: Path, out: Path, civic_release: Path | None = None) -> dict[str, Any]:
@@ -76,12 +76,13 @@ def _build_into(shared: Path, civic_dir: Path, out: Path) -> dict[str, Any]:
     put("annotation/codons.GRCh38.tsv", CODON_COLUMNS, codons)
 
     onto = ref / "ontology"
-    codes, doids = reference.build_ontology(
-        onto / "oncotree_2025_10_03.flat.tsv", onto / "oncotree_to_doid_via_umls.tsv",
-        onto / "phenoncox_oncotree_basic.tsv", onto / "pcgr_oncotree_phenotypes.tsv.gz",
+    tree = diseases.build_oncotree(onto / "oncotree_2025_10_03.flat.tsv")
+    crosswalk, disease_counts = diseases.build_diseases(
+        tree, onto / "oncotree_to_doid_via_umls.tsv", onto / "phenoncox_oncotree_basic.tsv",
+        onto / "pcgr_oncotree_phenotypes.tsv.gz", civic.release_files(civic_dir)["ClinicalEvidence"],
     )
-    put("ontology/oncotree.tsv", reference.ONCOTREE_COLUMNS, codes)
-    put("ontology/doid.tsv", reference.DOID_COLUMNS, doids)
+    put("ontology/oncotree.tsv", diseases.ONCOTREE_COLUMNS, tree)
+    put("ontology/diseases.tsv", diseases.DISEASE_COLUMNS, crosswalk)
 
     pgx = shared / "pgx"
     positions, alleles, definition_versions = pharmacogenes.build_definitions(
@@ -121,9 +122,12 @@ def _build_into(shared: Path, civic_dir: Path, out: Path) -> dict[str, Any]:
             {"name": "OncoTree", "version": "2025-10-03", "url": "https://oncotree.mskcc.org",
              "license": "CC BY 4.0", "used_for": "tumor types"},
             {"name": "OncoTree-DOID maps (UMLS; phenOncoX 0.4.0; PCGR)", "version": "phenOncoX 0.4.0",
-             "url": "https://github.com/sigven/phenOncoX", "license": "MIT", "used_for": "tumor type to DOID"},
+             "url": "https://github.com/sigven/phenOncoX", "license": "MIT",
+             "used_for": "evidence disease to OncoTree crosswalk, with pgx's curated overrides "
+                         "(src/pgx/kb/curation/disease_oncotree.tsv)"},
         ],
         "counts": {"civic": civic_counts, "codons": codon_counts, "liftover": lift_counts,
+                   "diseases": disease_counts,
                    "pharmacogenes": {"genes": len(definition_versions), "positions": len(positions),
                                      "alleles": len(alleles), "diplotypes": len(diplotypes),
                                      "recommendations": len(recommendations)}},

@@ -1,7 +1,9 @@
 """CIViC monthly release → our own tables: variants (alteration specs), molecular profiles
 (with their AND/OR/NOT logic over variant ids) and evidence items. Facts only, no prose.
 
-The only module that knows CIViC's file layout.
+The only module that knows CIViC's file layout. Both layouts are read: up to 2024 (a gene per
+variant, fusions named in the variant) and from 2025 (features: gene, fusion with 5'/3' partner
+columns and 'v' for any partner, factor; GeneSummaries became FeatureSummaries, not read here).
 """
 
 from __future__ import annotations
@@ -119,14 +121,50 @@ def release_files(release_dir: Path) -> dict[str, Path]:
     return found
 
 
-def build_variants(rows: list[dict[str, str]]) -> list[dict[str, object]]:
+def _is_2025_format(rows: list[dict[str, str]]) -> bool:
+    """From 2025 CIViC releases name each variant's feature (gene, fusion or factor)."""
+    return bool(rows) and "feature_type" in rows[0]
+
+
+def _unknown_partner(name: str, status: str) -> bool:
+    return not name or name == "v" or status in ("multiple", "unknown")
+
+
+def _fusion_spec(r: dict[str, str], genes_with_variants: set[str]) -> tuple[str, AlterationSpec]:
+    """A 2025 fusion row: partners from their own columns ('v' is any partner). The row's gene
+    is the partner the evidence is about: the known one, or, with both known, the one that
+    also has variants of its own in CIViC (FGFR2 of FGFR2::BICC1, ABL1 of BCR::ABL1)."""
+    five, three = r["5_prime_partner"], r["3_prime_partner"]
+    five_known = not _unknown_partner(five, r["5_prime_partner_status"])
+    three_known = not _unknown_partner(three, r["3_prime_partner_status"])
+    if five_known and three_known:
+        gene = five if five in genes_with_variants and three not in genes_with_variants else three
+        return gene, AlterationSpec("fusion", partner_5=five, partner_3=three,
+                                    consequence_class="named_partners")
+    gene = three if three_known else five
+    return gene, AlterationSpec("fusion", partner_5=five if five_known else "",
+                                partner_3=three if three_known else "",
+                                consequence_class="any_partner")
+
+
+def build_variants(rows: list[dict[str, str]]) -> tuple[list[dict[str, object]], dict[int, str]]:
+    """Our variant rows, and each variant's text as molecular profile names spell it
+    ('BRAF V600E'; from 2025 'BCR::ABL1 Fusion', whose feature is the fusion)."""
+    new_format = _is_2025_format(rows)
+    genes_with_variants = {r["gene"] for r in rows if r["gene"]}
     out: list[dict[str, object]] = []
+    operands: dict[int, str] = {}
     for r in rows:
-        spec = parse_alteration(r["gene"], r["variant"])
+        if new_format and r["feature_type"] == "Fusion":
+            gene, spec = _fusion_spec(r, genes_with_variants)
+        else:
+            gene = r["gene"] or (r["feature_name"] if new_format else "")
+            spec = parse_alteration(gene, r["variant"])
+        operands[int(r["variant_id"])] = f"{r['feature_name'] if new_format else r['gene']} {r['variant']}"
         exact = bool(r["reference_bases"] or r["variant_bases"]) and r["reference_build"] == "GRCh37"
         out.append({
             "variant_id": int(r["variant_id"]),
-            "gene": r["gene"],
+            "gene": gene,
             "name": r["variant"],
             "kind": spec.kind,
             "ref_aa": spec.ref_aa,
@@ -145,7 +183,7 @@ def build_variants(rows: list[dict[str, str]]) -> list[dict[str, object]]:
             "grch37_alt": r["variant_bases"] if exact else "",
             "transcript": r["representative_transcript"],
         })
-    return sorted(out, key=lambda v: int(str(v["variant_id"])))
+    return sorted(out, key=lambda v: int(str(v["variant_id"]))), operands
 
 
 _TOKEN = re.compile(r"\(|\)|\bAND\b|\bOR\b|\bNOT\b")
@@ -177,9 +215,8 @@ def profile_expression(name: str, variant_ids: list[int], names: dict[int, str])
 
 
 def build_profiles(
-    rows: list[dict[str, str]], variants: list[dict[str, object]]
+    rows: list[dict[str, str]], names: dict[int, str]
 ) -> tuple[list[dict[str, object]], int]:
-    names = {int(str(v["variant_id"])): f"{v['gene']} {v['name']}" for v in variants}
     out: list[dict[str, object]] = []
     unparsed = 0
     for r in rows:
@@ -254,8 +291,8 @@ def release_date(release_dir: Path) -> str:
 
 def build_tables(release_dir: Path) -> tuple[dict[str, list[dict[str, object]]], dict[str, object]]:
     files = release_files(release_dir)
-    variants = build_variants(_read(files["Variant"]))
-    profiles, unparsed = build_profiles(_read(files["MolecularProfile"]), variants)
+    variants, operands = build_variants(_read(files["Variant"]))
+    profiles, unparsed = build_profiles(_read(files["MolecularProfile"]), operands)
     evidence = build_evidence(_read(files["ClinicalEvidence"]), _read(files["Assertion"]))
     counts: dict[str, object] = {
         "variants": len(variants),

@@ -1,5 +1,4 @@
-"""Reference tables: MANE Select transcript models, codons with known reference bases, and the
-OncoTree ↔ DOID map. Built from the public files in shared/data/reference into our own format.
+"""Reference tables: MANE Select transcript models and codons with known reference bases. Built from the public files in shared/data/reference into our own format.
 """
 
 from __future__ import annotations
@@ -10,9 +9,6 @@ from pathlib import Path
 
 from pgx.transcripts import CODON_TABLE, Transcript, _transcript_from_row
 from pgx.vcf import bare_contig
-
-ONCOTREE_COLUMNS = ["code", "name", "main_type", "tissue", "parent", "level", "doids", "primary_site"]
-DOID_COLUMNS = ["doid", "name", "oncotree_codes", "primary_site"]
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -106,50 +102,3 @@ def build_codons(
                      "amino_acid": residue, "source": "cancerhotspots v2 via cacao"})
         counts["codons_kept"] += 1
     return rows, counts
-
-
-def build_ontology(
-    oncotree_flat: Path, umls_map: Path, phenoncox: Path, pcgr_phenotypes: Path
-) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    """OncoTree codes with their DOIDs and primary site; DOIDs with their OncoTree codes."""
-    doids_of: dict[str, set[str]] = {}
-    doid_name: dict[str, str] = {}
-    for r in _rows(umls_map):
-        if r.get("do_id", "").startswith("DOID:"):
-            doids_of.setdefault(r["oncotree_code"], set()).add(r["do_id"])
-            doid_name[r["do_id"]] = r["do_name"]
-    for r in _rows(phenoncox):
-        if r.get("do_id", "").startswith("DOID:") and r.get("ot_code"):
-            doids_of.setdefault(r["ot_code"], set()).add(r["do_id"])
-            doid_name.setdefault(r["do_id"], r["do_name"])
-    site_of: dict[str, str] = {}
-    for r in _rows(pcgr_phenotypes):
-        doid, site = r.get("do_id", ""), r.get("primary_site", "")
-        if doid.startswith("DOID:") and site and site != "NA":
-            site_of.setdefault(doid, site)
-            doid_name.setdefault(doid, r.get("do_name", ""))
-    codes: list[dict[str, object]] = []
-    codes_of_doid: dict[str, set[str]] = {}
-    for r in _rows(oncotree_flat):
-        code = r["code"]
-        doids = sorted(doids_of.get(code, set()))
-        for d in doids:
-            codes_of_doid.setdefault(d, set()).add(code)
-        sites = sorted({site_of[d] for d in doids if d in site_of})
-        codes.append({
-            "code": code, "name": r["name"], "main_type": r["main_type"], "tissue": r["tissue"],
-            "parent": r["parent"], "level": r["level"], "doids": ",".join(doids),
-            "primary_site": ";".join(sites),
-        })
-    doid_rows: list[dict[str, object]] = [
-        {"doid": d, "name": doid_name.get(d, ""),
-         "oncotree_codes": ",".join(sorted(codes_of_doid.get(d, set()))),
-         "primary_site": site_of.get(d, "")}
-        for d in sorted(set(doid_name) | set(site_of), key=_doid_number)
-    ]
-    return sorted(codes, key=lambda c: str(c["code"])), doid_rows
-
-
-def _doid_number(doid: str) -> int:
-    tail = doid.split(":", 1)[1]
-    return int(tail) if tail.isdigit() else 0
