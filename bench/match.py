@@ -25,11 +25,11 @@ def exome_vcf(path, n: int = 40_000, seed: int = 3):  # type: ignore[no-untyped-
 
     index = TranscriptIndex.load(ROOT / "resources/annotation")
     rng = random.Random(seed)
-    genes = sorted(index.by_gene)
+    genes = sorted(set(index.columns["gene"]))
     seen = set()
     records = []
     while len(records) < n:
-        tx = index.by_gene[rng.choice(genes)]
+        tx = index.of_gene(rng.choice(genes))
         start, end = rng.choice(tx.exons)
         pos = rng.randrange(start + 1, end + 1)
         if (tx.chrom, pos) in seen:
