@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,6 +47,20 @@ def resources() -> Path:
     return RESOURCES
 
 
+@pytest.fixture(scope="session")
+def kb() -> Any:
+    from pgx.match import KnowledgeBase
+
+    return KnowledgeBase.load(RESOURCES)
+
+
+@pytest.fixture(scope="session")
+def ontology() -> Any:
+    from pgx.ontology import Ontology
+
+    return Ontology.load(RESOURCES)
+
+
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
 
 
@@ -79,3 +94,31 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return workdir / "results"
 
 
+# Headers of small GRCh37 and GRCh38 VCFs over the chromosomes the clinical cases use.
+B37_HEADER = "##fileformat=VCFv4.2\n" + "".join(
+    f"##contig=<ID={c},length={n}>\n" for c, n in
+    (("2", 243199373), ("3", 198022430), ("4", 191154276), ("6", 171115067), ("7", 159138663),
+     ("9", 141213431), ("10", 135534747), ("12", 133851895), ("13", 115169878), ("15", 102531392), ("17", 81195210))) + \
+    '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n'
+B38_HEADER = "##fileformat=VCFv4.2\n" + "".join(
+    f"##contig=<ID=chr{c},length={n}>\n" for c, n in
+    (("2", 242193529), ("3", 198295559), ("4", 190214555), ("6", 170805979), ("7", 159345973),
+     ("9", 138394717), ("10", 133797422), ("12", 133275309), ("13", 114364328), ("15", 101991189), ("17", 83257441))) + \
+    '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n'
+
+
+def match_record(tmp_path: Path, build: str, record: str | list[str], tumor: str, extra: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    """Annotate and match one VCF record ('7 140453136 . A T') in one build, by the CLI."""
+    from pgx.cli import main
+    from pgx.outputs import read_tsv
+
+    out = tmp_path / f"{build}-{tumor}"
+    out.mkdir(parents=True, exist_ok=True)
+    records = [record] if isinstance(record, str) else record
+    vcf = write_vcf(out / "t.vcf", [r + " . PASS . GT 0/1" for r in records],
+                    header=B37_HEADER if build == "GRCh37" else B38_HEADER)
+    assert main(["annotate", "--vcf", str(vcf), "--build", build, "--out-vcf", str(out / "a.vcf.gz"),
+                 "--out-tsv", str(out / "v.tsv")]) == 0
+    assert main(["match", "--variants", str(out / "v.tsv"), "--tumor-type", tumor, "--build", build,
+                 "--out", str(out / "m.tsv"), *extra]) == 0
+    return read_tsv(out / "m.tsv")

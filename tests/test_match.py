@@ -12,20 +12,9 @@ from pgx.match import (
     harmonised_level,
     match,
 )
-from pgx.ontology import Ontology
 from pgx.outputs import cell
 from pgx.transcripts import TranscriptIndex
 from pgx.vcf import Variant
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load(RESOURCES)
-
-
-@pytest.fixture(scope="module")
-def ontology() -> Ontology:
-    return Ontology.load(RESOURCES)
 
 
 @pytest.fixture(scope="module")

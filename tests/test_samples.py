@@ -3,18 +3,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import RESOURCES
 
 from pgx.errors import PgxInputError
 from pgx.ontology import Ontology
 from pgx.samples import read_sheet
 
 HEADER = "patient\ttumor_type\ttumor_vcf\tgermline_vcf\tbuild\n"
-
-
-@pytest.fixture(scope="module")
-def ontology() -> Ontology:
-    return Ontology.load(RESOURCES)
 
 
 def sheet(tmp_path: Path, *rows: str) -> Path:

@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import RESOURCES, SHARED, needs_shared, write_vcf
+from conftest import RESOURCES, SHARED, match_record, needs_shared
 
-from pgx.cli import main
 from pgx.kb.diseases import _rows, normalised_name
 from pgx.match import KnowledgeBase, alterations_from_cna, alterations_from_fusions, match
 from pgx.ontology import Ontology, TumorTypeRelation, is_on_label
@@ -37,16 +36,6 @@ MAIN_TYPE_IS_NOT_THE_DISEASE = {
     "FA": "fibroadenoma (benign), filed under 'Breast Sarcoma'",
     "OUTT": "other uterine tumors (not endometrial), filed under 'Endometrial Cancer'",
 }
-
-
-@pytest.fixture(scope="module")
-def ontology() -> Ontology:
-    return Ontology.load(RESOURCES)
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load(RESOURCES)
 
 
 def _singular(name: str) -> str:
@@ -189,17 +178,6 @@ def test_pan_cancer_is_on_label_only_as_a_tumor_agnostic_approval() -> None:
 
 # --- real cases, in both builds --------------------------------------------------------------
 
-B37_HEADER = "##fileformat=VCFv4.2\n" + "".join(
-    f"##contig=<ID={c},length={n}>\n" for c, n in
-    (("2", 243199373), ("3", 198022430), ("4", 191154276), ("6", 171115067), ("7", 159138663),
-     ("10", 135534747), ("12", 133851895), ("15", 102531392), ("17", 81195210))) + \
-    '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n'
-B38_HEADER = "##fileformat=VCFv4.2\n" + "".join(
-    f"##contig=<ID=chr{c},length={n}>\n" for c, n in
-    (("2", 242193529), ("3", 198295559), ("4", 190214555), ("6", 170805979), ("7", 159345973),
-     ("10", 133797422), ("12", 133275309), ("15", 101991189), ("17", 83257441))) + \
-    '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n'
-
 # Public positions (dbSNP/ClinVar, both builds): PIK3CA H1047R, IDH1 R132H, FGFR3 R248C.
 VARIANTS = {
     "PIK3CA H1047R": {"GRCh37": "3 178952085 . A G", "GRCh38": "chr3 179234297 . A G"},
@@ -209,19 +187,7 @@ VARIANTS = {
 
 
 def _match_vcf(tmp_path: Path, build: str, variant: str, tumor: str, extra: tuple[str, ...] = ()) -> list[dict[str, str]]:
-    return _match_record(tmp_path, build, VARIANTS[variant][build], tumor, extra)
-
-
-def _match_record(tmp_path: Path, build: str, record: str, tumor: str, extra: tuple[str, ...] = ()) -> list[dict[str, str]]:
-    out = tmp_path / f"{build}-{tumor}"
-    out.mkdir(parents=True, exist_ok=True)
-    vcf = write_vcf(out / "t.vcf", [record + " . PASS . GT 0/1"],
-                    header=B37_HEADER if build == "GRCh37" else B38_HEADER)
-    assert main(["annotate", "--vcf", str(vcf), "--build", build, "--out-vcf", str(out / "a.vcf.gz"),
-                 "--out-tsv", str(out / "v.tsv")]) == 0
-    assert main(["match", "--variants", str(out / "v.tsv"), "--tumor-type", tumor, "--build", build,
-                 "--out", str(out / "m.tsv"), *extra]) == 0
-    return read_tsv(out / "m.tsv")
+    return match_record(tmp_path, build, VARIANTS[variant][build], tumor, extra)
 
 
 def _on_label(rows: list[dict[str, str]], drug: str, direction: str = "sensitivity") -> list[dict[str, str]]:
@@ -333,7 +299,7 @@ def _approval_rows(tmp_path: Path, case: dict[str, str], build: str, tumor: str,
             lifted = LiftOver.load(RESOURCES / "liftover/GRCh37_to_GRCh38.tsv.gz").lift(chrom, int(pos))
             assert lifted, case["case"]
             chrom, pos = f"chr{lifted[0]}", str(lifted[1])
-        rows = _match_record(tmp_path / case["case"], build, f"{chrom} {pos} . {ref} {alt}", tumor)
+        rows = match_record(tmp_path / case["case"], build, f"{chrom} {pos} . {ref} {alt}", tumor)
         assert any(r["alteration"] == case["alteration"] for r in rows), case["case"]
         return [{**r, "on_label": r["on_label"] == "true"} for r in rows]
     tmp_path.mkdir(parents=True, exist_ok=True)

@@ -174,7 +174,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     if args.matches_out:
         from pgx.report import write_flagged_matches
 
-        write_flagged_matches(args.matches, args.guidance, args.matches_out)
+        write_flagged_matches(args.matches, args.guidance, args.matches_out, args.germline_matches)
 
 
 def cmd_cohort(args: argparse.Namespace) -> None:

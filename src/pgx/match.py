@@ -9,24 +9,28 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from pgx.annotate import LOSS_OF_FUNCTION, PROTEIN_ALTERING
 from pgx.errors import PgxInputError
 from pgx.kb import Manifest, load_table
+from pgx.kb.civic import ITD_EXONS
 from pgx.ontology import Ontology, TumorType, is_on_label
 from pgx.outputs import read_tsv
 
-MATCH_LEVELS = ("exact_genomic", "protein", "codon", "exon", "gene", "copy_number", "fusion")
+MATCH_LEVELS = ("exact_genomic", "hgvsc", "protein", "codon", "exon", "gene", "copy_number", "fusion")
 LEVELS = ("A", "B", "C", "D")
 
 MATCH_COLUMNS = [
-    "gene", "alteration", "match_level", "therapy", "direction", "level", "native_level",
+    "gene", "alteration", "match_level", "therapy", "assessment", "counter_evidence", "direction",
+    "level", "native_level",
     "amp_tier", "on_label", "tumor_type_relation", "disease", "doid", "evidence_type",
     "significance", "source", "source_id", "citations", "source_url", "rating", "variant_origin",
     "profile", "profile_id", "therapy_interaction", "variant_keys", "hgvsp", "hgvsc",
-    "consequence", "vaf", "origin", "kb_version",
+    "consequence", "vaf", "origin", "match_note", "kb_version",
 ]
+PROTEIN_UNKNOWN_NOTE = "protein change unknown: give a reference FASTA"
 
 SOMATIC_ORIGINS = frozenset({"Somatic", "Unknown", "N/A", "Combined", ""})
 GERMLINE_ORIGINS = frozenset({"Rare Germline", "Common Germline", "Combined"})
@@ -50,12 +54,14 @@ class Alteration:
     protein_kind: str = ""
     protein_change: str = ""
     exon: int | None = None
+    intron: int | None = None
     is_hotspot_codon: bool = False
     in_inactivated_gene: bool = False  # the KB curates loss of this gene as a cancer event
     genomic_key: str = ""
     rsid: str = ""
     copy_number: str = ""
     fusion: tuple[str, str] | None = None
+    structural: str = ""  # a named rearrangement class seen in a CNA or fusion row ('egfrviii')
 
 
 @dataclass(slots=True)
@@ -64,7 +70,7 @@ class KnowledgeBase:
     by_gene: dict[str, list[int]]
     profiles: list[dict[str, str]]
     evidence_by_profile: dict[int, list[dict[str, str]]]
-    hotspot_codons: frozenset[tuple[str, int]]
+    hotspot_codons: dict[tuple[str, int], str]  # (gene, codon) → reference residue
     version: str
     inactivated_genes: frozenset[str] = frozenset()
 
@@ -98,9 +104,7 @@ class KnowledgeBase:
             partner = r["partner_5"]
             if partner and partner != r["gene"]:
                 by_gene.setdefault(partner, []).append(vid)
-        codons = frozenset(
-            (r["gene"], int(r["codon"])) for r in load_table(resources, "annotation/codons.GRCh38.tsv")
-        )
+        codons = {(r["gene"], int(r["codon"])): r["ref_aa"] for r in load_table(resources, "kb/hotspots.tsv")}
         inactivated = frozenset(
             r["gene"] for r in variants.values()
             if r["consequence_class"] in ("loss_of_function", "frameshift", "deletion") or r["kind"] == "frameshift")
@@ -150,6 +154,7 @@ _OPTIONAL_USER_COLUMNS = frozenset({
     "grch38_start", "grch38_stop", "transcript", "assertion_ids", "amp_category",
     "regulatory_approval", "nccn_guideline", "nct_ids", "rsid", "partner_5", "partner_3", "exon",
     "ref_aa", "alt_aa", "codon", "codon_end", "rating", "asco_abstract_id", "citation",
+    "exon_range", "codon_ranges",
 })
 
 
@@ -162,7 +167,7 @@ def anchorless_key(chrom: str, pos: int, ref: str, alt: str) -> str:
 
 
 def alterations_from_variants(rows: Iterable[dict[str, str]], build: str,
-                              hotspots: frozenset[tuple[str, int]],
+                              hotspots: dict[tuple[str, int], str],
                               inactivated_genes: frozenset[str] = frozenset()) -> list[Alteration]:
     out = []
     for r in rows:
@@ -172,6 +177,9 @@ def alterations_from_variants(rows: Iterable[dict[str, str]], build: str,
         # which says more than "codon 1982 frameshift".
         if r.get("ref_aa"):
             label = r["protein_change"]
+        elif codon is not None and r.get("protein_kind") == "unknown" and (gene, codon) in hotspots:
+            # A hotspot codon known by number: its residue is known, the change is not.
+            label = f"{hotspots[(gene, codon)]}{codon}? ({r.get('hgvsc')})"
         else:
             label = r.get("hgvsc") or r.get("protein_change") or r["variant_key"]
         out.append(Alteration(
@@ -189,6 +197,7 @@ def alterations_from_variants(rows: Iterable[dict[str, str]], build: str,
             protein_kind=r.get("protein_kind", ""),
             protein_change=r.get("protein_change", ""),
             exon=int(r["exon"]) if r.get("exon") else None,
+            intron=int(r["intron"]) if r.get("intron") else None,
             is_hotspot_codon=(gene, codon) in hotspots if codon else False,
             in_inactivated_gene=gene in inactivated_genes,
             genomic_key=f"{build}:" + anchorless_key(r["chrom"], int(r["pos"]), r["ref"], r["alt"]),
@@ -198,26 +207,41 @@ def alterations_from_variants(rows: Iterable[dict[str, str]], build: str,
 
 
 def alterations_from_cna(path: str) -> list[Alteration]:
-    """Per-patient copy-number TSV: columns gene and call (amplification / deletion)."""
+    """Per-patient copy-number TSV: columns gene and call (amplification / deletion); an
+    optional column exons names the exons a deletion covers ('2-7': EGFR 2-7, EGFRvIII)."""
     out = []
     for r in _read_optional(path, ("gene", "call")):
         call = r["call"].strip().lower()
+        exons = (r.get("exons") or "").strip()
         if call in ("amp", "amplification", "gain"):
             call = "amplification"
         elif call in ("del", "deletion", "loss", "homozygous_deletion"):
             call = "deletion"
+        elif r["gene"] == "EGFR" and call in ("egfrviii", "viii"):
+            call, exons = "deletion", "2-7"
         else:
             raise PgxInputError(path, f"unknown copy-number call {r['call']!r}", record=r["gene"])
-        out.append(Alteration(gene=r["gene"], label=f"{call}", keys=f"CNA:{r['gene']}:{call}",
-                              copy_number=call))
+        structural = "egfrviii" if (r["gene"], call, exons) == ("EGFR", "deletion", "2-7") else ""
+        label = "EGFRvIII (exons 2-7 deleted)" if structural else call
+        # An intragenic deletion is not a loss of the gene: only whole-gene calls reach
+        # copy-number evidence.
+        out.append(Alteration(gene=r["gene"], label=label, keys=f"CNA:{r['gene']}:{call}" + (f":exons{exons}" if exons else ""),
+                              copy_number="" if exons else call, structural=structural))
     return out
 
 
 def alterations_from_fusions(path: str) -> list[Alteration]:
-    """Per-patient fusion TSV: columns gene_5 and gene_3."""
+    """Per-patient fusion/SV TSV: columns gene_5 and gene_3; optional exon_5 (last exon of the
+    5' partner kept) and exon_3 (first exon of the 3' partner kept). EGFR::EGFR joining exon 1
+    to exon 8 is EGFRvIII."""
     out = []
     for r in _read_optional(path, ("gene_5", "gene_3")):
         label = f"{r['gene_5']}::{r['gene_3']}"
+        exons = ((r.get("exon_5") or "").strip(), (r.get("exon_3") or "").strip())
+        if (r["gene_5"], r["gene_3"], *exons) == ("EGFR", "EGFR", "1", "8"):
+            out.append(Alteration(gene="EGFR", label="EGFRvIII (exons 2-7 deleted)",
+                                  keys="SV:EGFR:exon1::exon8", structural="egfrviii"))
+            continue
         out.append(Alteration(gene=r["gene_3"], label=label, keys=f"FUSION:{label}",
                               fusion=(r["gene_5"], r["gene_3"])))
     return out
@@ -239,6 +263,9 @@ def _read_optional(path: str, required: tuple[str, ...]) -> list[dict[str, str]]
 def satisfies(alt: Alteration, spec: dict[str, str]) -> str | None:
     """The match level at which the patient's alteration meets a KB variant, or None."""
     kind = spec["kind"]
+    if alt.structural:
+        # A named rearrangement class from a CNA or SV row (EGFRvIII: exons 2-7 deleted).
+        return "exon" if kind == alt.structural and alt.gene == spec["gene"] else None
     if alt.copy_number or alt.fusion:
         if kind == "copy_number" and alt.copy_number == spec["consequence_class"] and alt.gene == spec["gene"]:
             return "copy_number"
@@ -261,16 +288,43 @@ def satisfies(alt: Alteration, spec: dict[str, str]) -> str | None:
             return "exact_genomic"
     if kind == "rsid":
         return "exact_genomic" if alt.rsid and alt.rsid == spec["rsid"] else None
+    if kind == "cdna":
+        return "hgvsc" if alt.hgvsc and alt.hgvsc == spec["consequence_class"] else None
     consequences = set(alt.consequence.split("&"))
+    # A coding SNV whose codon is known by number but whose amino acids are not (no FASTA).
+    unknown_protein = alt.protein_kind == "unknown"
     codon = int(spec["codon"]) if spec["codon"] else None
     if kind == "protein" and alt.codon == codon and alt.protein_kind in ("missense", "nonsense"):
         if alt.ref_aa == spec["ref_aa"] and alt.alt_aa in spec["alt_aa"].split("/"):
             return "protein"
         return None
-    if kind == "codon" and codon is not None and alt.protein_kind in ("missense", "nonsense"):
+    if kind == "codon" and codon is not None and (alt.protein_kind in ("missense", "nonsense") or unknown_protein):
         end = int(spec["codon_end"]) if spec["codon_end"] else codon
         wanted = {codon, end} if spec["consequence_class"] == "codon_list" else set(range(codon, end + 1))
         return "codon" if alt.codon in wanted else None
+    if kind == "domain":
+        changes_protein = consequences & {"missense_variant", "inframe_deletion", "inframe_insertion",
+                                          "protein_altering_variant"}
+        if alt.codon is None or not (changes_protein or unknown_protein):
+            return None
+        touched = range(alt.codon, (alt.codon_end or alt.codon) + 1)
+        return "codon" if any(_in_ranges(c, spec["codon_ranges"]) for c in touched) else None
+    if kind == "itd":
+        if "inframe_insertion" not in consequences:
+            return None
+        if spec["exon_range"]:
+            if alt.exon is None or not _in_ranges(alt.exon, spec["exon_range"]):
+                return None
+        return "exon"
+    if kind == "exon_skipping":
+        # Exon N is skipped when its donor (intron N) or its acceptor (intron N-1) is hit,
+        # including deletions across either boundary.
+        n = int(spec["exon"])
+        if "splice_donor_variant" in consequences and alt.intron == n:
+            return "exon"
+        if "splice_acceptor_variant" in consequences and alt.intron == n - 1:
+            return "exon"
+        return None
     if kind == "frameshift":
         return "protein" if alt.protein_kind == "frameshift" and alt.codon == codon else None
     if kind == "protein_indel":
@@ -296,13 +350,34 @@ def satisfies(alt: Alteration, spec: dict[str, str]) -> str | None:
         if cls == "frameshift" and "frameshift_variant" in consequences:
             return "gene"
         # Gene-level "Mutation" evidence would flood the report with passengers: only a
-        # hotspot codon, or a loss-of-function change in a gene whose loss the knowledge base
-        # curates as a cancer event (a frameshift in an oncogene is not its activation).
-        if cls == "any_mutation" and consequences & PROTEIN_ALTERING:
-            if alt.is_hotspot_codon or (consequences & LOSS_OF_FUNCTION and alt.in_inactivated_gene):
+        # hotspot codon (its amino acids known, or not: the row then says so), or a
+        # loss-of-function change in a gene whose loss the knowledge base curates as a cancer
+        # event (a frameshift in an oncogene is not its activation).
+        if cls == "any_mutation":
+            if alt.is_hotspot_codon and (consequences & PROTEIN_ALTERING or unknown_protein):
+                return "gene"
+            if _is_itd(alt, consequences):  # an activating class: FLT3-ITD reaches FLT3 "Mutation"
+                return "gene"
+            if consequences & LOSS_OF_FUNCTION and alt.in_inactivated_gene:
                 return "gene"
         return None
     return None
+
+
+def _is_itd(alt: Alteration, consequences: set[str]) -> bool:
+    exons = ITD_EXONS.get(alt.gene)
+    if exons is None or alt.exon is None or "inframe_insertion" not in consequences:
+        return False
+    return exons[0] <= alt.exon <= exons[1]
+
+
+def _in_ranges(value: int, ranges: str) -> bool:
+    """'242-243,256-493' holds 300."""
+    for part in ranges.split(","):
+        low, _, high = part.partition("-")
+        if low and int(low) <= value <= int(high or low):
+            return True
+    return False
 
 
 _EXPR_TOKEN = re.compile(r"\(|\)|AND|OR|NOT|v\d+")
@@ -421,16 +496,55 @@ def match(
         ids = [int(x) for x in profile["variant_ids"].split(",") if x]
         if not present.intersection(ids) or not evaluate(profile["expression"], present):
             continue
-        parts = [hit for vid in ids if vid in hits for hit in hits[vid].values()]
+        parts = [(level, alt, kb.variants[vid]) for vid in ids if vid in hits
+                 for level, alt in hits[vid].values()]
         worst = max(parts, key=lambda h: MATCH_LEVELS.index(h[0]))
-        alts = sorted({h[1] for h in parts}, key=lambda a: a.keys)
+        seen: dict[str, MatchedPart] = {}
+        for _, alt, spec in sorted(parts, key=lambda h: h[1].keys):
+            seen.setdefault(alt.keys, MatchedPart(alt, *_describe(alt, spec)))
         for evidence in kb.evidence_by_profile.get(int(profile["profile_id"]), []):
             if evidence["variant_origin"] not in origins:
                 continue
             if origin == "germline" and evidence["evidence_type"] != "Predictive":
                 continue  # germline findings relevant to therapy; cancer risk is not reported here
-            rows.extend(_rows_for(evidence, profile, worst[0], alts, kb, ontology, tumor, origin))
-    return rank(rows)
+            rows.extend(_rows_for(evidence, profile, worst[0], list(seen.values()), kb, ontology, tumor, origin))
+    return rank(assess(rows))
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedPart:
+    """A patient's alteration as it met one KB variant: the gene the evidence is about (a
+    fusion's kinase partner, not always its 3' gene) and the label an oncologist searches for."""
+
+    alt: Alteration
+    gene: str
+    label: str
+    note: str
+
+
+_CLASS_KINDS = frozenset({"exon", "itd", "exon_skipping", "egfrviii", "domain"})
+_SPECIFIC_KINDS = frozenset({"protein", "protein_indel", "frameshift", "cdna", "rsid"})
+
+
+def _describe(alt: Alteration, spec: dict[str, str]) -> tuple[str, str, str]:
+    """(gene, label, note) of a matched alteration. The label is the short protein change
+    (T790M) when known, with the KB's class beside it ('E746_A750del (exon 19 deletion)');
+    the KB variant's own name when the protein change is unknown; else the HGVSc."""
+    gene = spec["gene"] if alt.fusion else alt.gene
+    note = PROTEIN_UNKNOWN_NOTE if alt.protein_kind == "unknown" else ""
+    if alt.fusion or alt.copy_number or alt.structural:
+        return gene, alt.label, note
+    known = alt.protein_change if alt.ref_aa else ""
+    named_class = spec["name"] if spec["kind"] in _CLASS_KINDS else ""
+    if spec["kind"] == "exon":
+        named_class = named_class.lower()
+    if known and named_class:
+        return gene, f"{known} ({named_class})", note
+    if known:
+        return gene, known, note
+    if spec["kind"] in _SPECIFIC_KINDS or named_class:
+        return gene, named_class or spec["name"], note
+    return gene, alt.label, note
 
 
 def _fusion_partners(alt: Alteration, kb: KnowledgeBase) -> list[int]:
@@ -440,7 +554,7 @@ def _fusion_partners(alt: Alteration, kb: KnowledgeBase) -> list[int]:
 
 
 def _rows_for(evidence: dict[str, str], profile: dict[str, str], match_level: str,
-              alts: list[Alteration], kb: KnowledgeBase, ontology: Ontology, tumor: TumorType,
+              parts: list[MatchedPart], kb: KnowledgeBase, ontology: Ontology, tumor: TumorType,
               origin: str) -> list[dict[str, object]]:
     relation = ontology.relation(evidence["doid"], evidence["disease"], tumor)
     native = evidence["evidence_level"]
@@ -454,8 +568,8 @@ def _rows_for(evidence: dict[str, str], profile: dict[str, str], match_level: st
     out = []
     for therapy in therapy_rows(evidence):
         out.append({
-            "gene": alts[0].gene if len({a.gene for a in alts}) == 1 else ";".join(sorted({a.gene for a in alts})),
-            "alteration": " + ".join(a.label for a in alts),
+            "gene": ";".join(sorted({p.gene for p in parts})),
+            "alteration": " + ".join(p.label for p in parts),
             "match_level": match_level,
             "therapy": therapy,
             "direction": direction(evidence),
@@ -477,12 +591,13 @@ def _rows_for(evidence: dict[str, str], profile: dict[str, str], match_level: st
             "profile": profile["name"],
             "profile_id": f"MP{profile['profile_id']}",
             "therapy_interaction": evidence["therapy_interaction_type"],
-            "variant_keys": ";".join(a.keys for a in alts),
-            "hgvsp": ";".join(a.hgvsp for a in alts if a.hgvsp),
-            "hgvsc": ";".join(a.hgvsc for a in alts if a.hgvsc),
-            "consequence": ";".join(a.consequence for a in alts if a.consequence),
-            "vaf": ";".join(a.vaf for a in alts if a.vaf),
+            "variant_keys": ";".join(p.alt.keys for p in parts),
+            "hgvsp": ";".join(p.alt.hgvsp for p in parts if p.alt.hgvsp),
+            "hgvsc": ";".join(p.alt.hgvsc for p in parts if p.alt.hgvsc),
+            "consequence": ";".join(p.alt.consequence for p in parts if p.alt.consequence),
+            "vaf": ";".join(p.alt.vaf for p in parts if p.alt.vaf),
             "origin": origin,
+            "match_note": "; ".join(sorted({p.note for p in parts if p.note})),
             "kb_version": kb.version,
         })
     return out
@@ -500,14 +615,92 @@ def _source_url(evidence: dict[str, str]) -> str:
     return evidence.get("url", "")
 
 
+class Assessment(str, Enum):
+    """One verdict per therapy for this patient, from all its evidence rows."""
+
+    SENSITIVE = "sensitive"  # sensitivity, no on-label level A/B evidence against
+    CONFLICTING = "conflicting"  # sensitivity, and on-label A/B resistance or no benefit
+    RESISTANT = "resistant"  # resistance, no sensitivity
+    NO_BENEFIT = "no_benefit"  # only evidence that does not support a response
+    NOT_PREDICTIVE = ""  # prognostic, diagnostic, adverse-response rows
+
+
+_AGAINST = frozenset({"resistance", "reduced_sensitivity", "no_benefit"})
+
+
+def assess(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Weigh, per therapy (its set of drugs, order-insensitive: 'Dabrafenib + Trametinib' =
+    'Trametinib + Dabrafenib'), the patient's sensitivity evidence against resistance from any
+    of the patient's alterations (somatic and germline alike): a therapy with decisive evidence
+    against it is `conflicting`, never a plain recommendation. Sets `assessment` and
+    `counter_evidence` (the alterations behind the evidence against, decisive first) on every
+    row of the therapy."""
+    groups: dict[frozenset[str], list[dict[str, object]]] = {}
+    for r in rows:
+        if r["evidence_type"] == "Predictive" and r["therapy"]:
+            groups.setdefault(_drugs(str(r["therapy"])), []).append(r)
+    against_rows = [(d, r) for d, group in groups.items() for r in group if r["direction"] in _AGAINST]
+    for r in rows:
+        r["assessment"], r["counter_evidence"] = Assessment.NOT_PREDICTIVE.value, ""
+    for drugs, group in groups.items():
+        sensitive = [r for r in group if r["direction"] == "sensitivity"]
+        # Evidence against any of the therapy's drugs counts against the therapy (T790M's
+        # resistance to erlotinib weighs on erlotinib + ramucirumab too).
+        against = sorted((r for d, r in against_rows if d <= drugs),
+                         key=lambda r: (LEVELS.index(str(r["level"])), not r["on_label"]))
+        sensitive_keys = [_keys(r) for r in sensitive]
+        # Decisive: on-label at level A/B; or on-label evidence about more of the patient's
+        # alterations than a sensitivity row accounts for (BCR::ABL1 + T315I against
+        # BCR::ABL1 alone), whatever its level: it speaks to this patient more precisely.
+        strong = [r for r in against if r["on_label"] and (
+            r["level"] in ("A", "B") or any(_keys(r) > keys for keys in sensitive_keys))]
+        if sensitive:
+            verdict = Assessment.CONFLICTING if strong else Assessment.SENSITIVE
+        elif any(r["direction"] != "no_benefit" for r in against):
+            verdict = Assessment.RESISTANT
+        elif against:
+            verdict = Assessment.NO_BENEFIT
+        else:
+            verdict = Assessment.NOT_PREDICTIVE
+        counter: dict[str, None] = {}
+        for r in sorted(against, key=lambda r: r not in strong):
+            direction = str(r["direction"]).replace("_", " ")
+            where = "on-label" if r["on_label"] else "off-label"
+            counter.setdefault(f"{r['gene']} {r['alteration']}: {direction} to {r['therapy']}, "
+                               f"level {r['level']} ({where}, {r['source_id']})", None)
+        for r in group:
+            r["assessment"], r["counter_evidence"] = verdict.value, "; ".join(counter)
+    return rows
+
+
+def _drugs(therapy: str) -> frozenset[str]:
+    return frozenset(d.strip().lower() for d in therapy.replace(" then ", " + ").split(" + ") if d.strip())
+
+
+def _keys(row: dict[str, object]) -> frozenset[str]:
+    return frozenset(str(row["variant_keys"]).split(";"))
+
+
 def rank(rows: list[dict[str, object]]) -> list[dict[str, object]]:
-    """Level, then on-label first, then exact variant before gene level, then rating."""
-    def key(r: dict[str, object]) -> tuple[int, int, int, int, int, str]:
+    """Therapies that work first: level A/B sensitivity of therapies assessed `sensitive`; then
+    level A/B evidence against (resistance, no benefit) and the sensitivity of conflicting
+    therapies; then the rest. Within each: level, on-label first, exact variant before gene
+    level, rating."""
+    def key(r: dict[str, object]) -> tuple[int, int, int, int, int, int, int, str]:
         rating = str(r["rating"])
         eid = str(r["source_id"]).removeprefix("EID")
+        strong = r["level"] in ("A", "B")
+        if strong and r["assessment"] == Assessment.SENSITIVE.value and r["direction"] == "sensitivity":
+            bucket = 0
+        elif strong and r["evidence_type"] == "Predictive":
+            bucket = 1
+        else:
+            bucket = 2
         return (
+            bucket,
             LEVELS.index(str(r["level"])),
             0 if r["on_label"] else 1,
+            0 if r["direction"] in _AGAINST else 1,
             MATCH_LEVELS.index(str(r["match_level"])),
             -(int(rating) if rating.isdigit() else 0),
             int(eid) if eid.isdigit() else 0,

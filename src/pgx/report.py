@@ -17,7 +17,7 @@ from pgx import __version__
 from pgx.kb import Manifest
 from pgx.outputs import read_tsv, write_text_atomic
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 SENSITIVITY = {"sensitivity", "reduced_sensitivity"}
 AGAINST = {"resistance", "no_benefit", "resistance_not_supported", "adverse_response"}
 
@@ -58,8 +58,20 @@ def _match_json(r: dict[str, str]) -> dict[str, Any]:
         "citations": [c for c in r["citations"].split(";") if c],
         "profile": r["profile"], "hgvsp": r["hgvsp"], "hgvsc": r["hgvsc"], "vaf": r["vaf"],
         "origin": r["origin"], "kb_version": r["kb_version"],
+        "assessment": r.get("assessment", ""), "counter_evidence": r.get("counter_evidence", ""),
+        "match_note": r.get("match_note", ""),
         "pgx_caution": r.get("pgx_caution", ""),
     }
+
+
+def assessed_matches(matches_tsv: str | None, germline_matches_tsv: str | None) -> list[dict[str, Any]]:
+    """Somatic and germline matches weighed together, per therapy (pgx.match.assess), in the
+    matcher's order: a germline BRCA2 finding and a somatic resistance meet here."""
+    from pgx.match import assess, rank
+
+    rows: list[dict[str, Any]] = [{**r, "on_label": _bool(r["on_label"])}
+                                  for r in _rows(matches_tsv) + _rows(germline_matches_tsv)]
+    return rank(assess(rows))
 
 
 def build_report(
@@ -81,8 +93,9 @@ def build_report(
 ) -> dict[str, Any]:
     manifest = Manifest.load(resources)
     variants = _rows(variants_tsv)
-    matches = [_match_json(r) for r in _rows(matches_tsv)]
-    germline = [_match_json(r) for r in _rows(germline_matches_tsv)]
+    weighed = [_match_json(r) for r in assessed_matches(matches_tsv, germline_matches_tsv)]
+    matches = [m for m in weighed if m["origin"] == "somatic"]
+    germline = [m for m in weighed if m["origin"] == "germline"]
     calls = _rows(pharmacogenes_tsv)
     guidance = _rows(guidance_tsv)
     caution_drugs = {g["drug"] for g in guidance if _bool(g["caution"])}
@@ -99,7 +112,8 @@ def build_report(
     for m in sensitivity + against:
         by_level[m["level"]] = by_level.get(m["level"], 0) + 1
     called = [c for c in calls if c["status"] in ("called", "ambiguous")]
-    key_findings = _key_findings(sensitivity, against, guidance)
+    key_findings = _key_findings(sensitivity + [g for g in germline if g["direction"] in SENSITIVITY],
+                                 against, guidance)
     qc = json.loads(Path(qc_json).read_text()) if qc_json and Path(qc_json).exists() else {}
     return {
         "schema_version": SCHEMA_VERSION,
@@ -171,23 +185,34 @@ def _references(matches: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _key_findings(sensitivity: list[dict[str, Any]], against: list[dict[str, Any]],
                   guidance: list[dict[str, str]]) -> list[dict[str, Any]]:
-    """Drug first, one line each: the best on-label therapy per drug, resistances at A/B,
-    and pharmacogenomic cautions."""
+    """Drug first, one line each: therapies assessed `sensitive` at on-label level A/B (somatic
+    or germline); therapies with sensitivity and decisive evidence against them, as
+    conflicting, naming what speaks against; resistances at A/B; pharmacogenomic cautions.
+    A drug the tumor resists is never listed as a plain recommendation."""
+    from pgx.match import Assessment
+
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for m in sensitivity:
         if m["level"] not in ("A", "B") or not m["on_label"] or m["therapy"] in seen:
             continue
         seen.add(m["therapy"])
+        conflicting = m["assessment"] == Assessment.CONFLICTING.value
         out.append({"kind": "therapy", "drug": m["therapy"], "gene": m["gene"],
-                    "alteration": m["alteration"], "direction": m["direction"], "level": m["level"],
-                    "on_label": True, "source_id": m["source_id"]})
+                    "alteration": m["alteration"], "origin": m["origin"],
+                    "direction": "conflicting" if conflicting else m["direction"],
+                    "counter_evidence": m["counter_evidence"] if conflicting else "",
+                    "level": m["level"], "on_label": True, "source_id": m["source_id"]})
     for m in against:
         if m["level"] in ("A", "B") and m["direction"] == "resistance" and m["therapy"] not in seen:
             seen.add(m["therapy"])
             out.append({"kind": "therapy", "drug": m["therapy"], "gene": m["gene"],
-                        "alteration": m["alteration"], "direction": m["direction"],
-                        "level": m["level"], "on_label": m["on_label"], "source_id": m["source_id"]})
+                        "alteration": m["alteration"], "origin": m["origin"], "direction": m["direction"],
+                        "counter_evidence": "", "level": m["level"], "on_label": m["on_label"],
+                        "source_id": m["source_id"]})
+    # Plain recommendations first, then conflicts, then resistances.
+    order = {"sensitivity": 0, "reduced_sensitivity": 0, "conflicting": 1, "resistance": 2}
+    out.sort(key=lambda k: order.get(str(k["direction"]), 3))
     # One line per gene result, naming the cancer-care drugs it changes.
     grouped: dict[str, list[dict[str, str]]] = {}
     for g in guidance:
@@ -220,15 +245,17 @@ def render_html(report: dict[str, Any]) -> str:
     return _environment().get_template("report.html.j2").render(r=report)
 
 
-def write_flagged_matches(matches_tsv: str | None, guidance_tsv: str | None, out: str) -> None:
-    """The final match table: every match, plus `pgx_guidance` naming the drugs of that therapy
-    whose pharmacogenomic guidance departs from standard for this patient."""
+def write_flagged_matches(matches_tsv: str | None, guidance_tsv: str | None, out: str,
+                          germline_matches_tsv: str | None = None) -> None:
+    """The final match table: every somatic and germline match, assessed together per therapy,
+    plus `pgx_guidance` naming the drugs of that therapy whose pharmacogenomic guidance departs
+    from standard for this patient."""
     from pgx.match import MATCH_COLUMNS
     from pgx.outputs import write_tsv_atomic
 
     caution = {g["drug"]: f"{g['genes']} {g['lookup_key']}" for g in _rows(guidance_tsv) if _bool(g["caution"])}
     rows: list[dict[str, object]] = []
-    for r in _rows(matches_tsv):
+    for r in assessed_matches(matches_tsv, germline_matches_tsv):
         drugs = _therapy_drugs(r["therapy"])
         flagged = [f"{d} ({caution[d]})" for d in drugs if d in caution]
         rows.append({**r, "pgx_guidance": "; ".join(flagged)})

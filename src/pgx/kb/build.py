@@ -66,6 +66,7 @@ def _build_into(shared: Path, civic_dir: Path, out: Path) -> dict[str, Any]:
     put("kb/civic/variants.tsv", civic.VARIANT_COLUMNS, lifted)
     put("kb/civic/profiles.tsv", civic.PROFILE_COLUMNS, civic_tables["profiles"])
     put("kb/civic/evidence.tsv", civic.EVIDENCE_COLUMNS, civic_tables["evidence"])
+    put("kb/civic/coverage.tsv", civic.COVERAGE_COLUMNS, civic_tables["coverage"])
 
     transcripts = reference.build_transcripts(ref / "transcripts/mane_select_cds_models.GRCh38.tsv.gz")
     put("annotation/transcripts.GRCh38.tsv.gz", TRANSCRIPT_COLUMNS, transcripts)
@@ -74,6 +75,9 @@ def _build_into(shared: Path, civic_dir: Path, out: Path) -> dict[str, Any]:
         [ref / "hotspots/cacao/cacao.hotspot.grch38.tsv", ref / "hotspots/cacao/cacao.civic.grch38.tsv"],
     )
     put("annotation/codons.GRCh38.tsv", CODON_COLUMNS, codons)
+    hotspots = reference.build_hotspots(transcripts, ref / "hotspots/cacao/cacao.hotspot.grch38.tsv")
+    put("kb/hotspots.tsv", reference.HOTSPOT_COLUMNS, hotspots)
+    codon_counts["hotspot_codons"] = len(hotspots)
 
     onto = ref / "ontology"
     tree = diseases.build_oncotree(onto / "oncotree_2025_10_03.flat.tsv")
@@ -115,7 +119,7 @@ def _build_into(shared: Path, civic_dir: Path, out: Path) -> dict[str, Any]:
              "used_for": "built-in annotator transcript models"},
             {"name": "cancerhotspots.org via cacao", "version": "v2 (cacao 2020-12)",
              "url": "https://github.com/sigven/cacao", "license": "MIT (cacao); ODbL (cancerhotspots)",
-             "used_for": "reference bases of hotspot codons"},
+             "used_for": "hotspot codons (gene-level evidence gate) and reference bases of hotspot codons"},
             {"name": "UCSC hg19ToHg38 chain", "version": "hg19ToHg38.over.chain",
              "url": "https://hgdownload.soe.ucsc.edu/goldenPath/hg19/liftOver/", "license": "free for all uses (UCSC)",
              "used_for": "GRCh37 to GRCh38 coordinates (knowledge base and GRCh37 input)"},

@@ -19,7 +19,7 @@ VARIANT_COLUMNS = [
     "variant_id", "gene", "name", "kind", "ref_aa", "codon", "codon_end", "alt_aa",
     "exon", "consequence_class", "partner_5", "partner_3", "rsid",
     "grch37_chrom", "grch37_start", "grch37_stop", "grch37_ref", "grch37_alt",
-    "grch38_chrom", "grch38_start", "grch38_stop", "transcript",
+    "grch38_chrom", "grch38_start", "grch38_stop", "transcript", "exon_range", "codon_ranges",
 ]
 PROFILE_COLUMNS = ["profile_id", "name", "logic", "expression", "variant_ids"]
 EVIDENCE_COLUMNS = [
@@ -38,6 +38,8 @@ _GENE_LEVEL = {
     "biallelic inactivation": ("gene", "loss_of_function"),
     "frameshift truncation": ("gene", "frameshift"),
     "frameshift": ("gene", "frameshift"),
+    "activating mutation": ("gene", "any_mutation"),
+    "alteration": ("gene", "any_mutation"),
     "amplification": ("copy_number", "amplification"),
     "deletion": ("copy_number", "deletion"),
     "loss": ("copy_number", "deletion"),
@@ -53,6 +55,29 @@ _CODON_GROUP = re.compile(r"^([A-Z])(\d+)/([A-Z])(\d+)$")
 _FRAMESHIFT = re.compile(r"^([A-Z])(\d+)fs(?:\*?\d+|X)?$", re.I)
 _PROTEIN_INDEL = re.compile(r"^([A-Z])(\d+)(?:_([A-Z])(\d+))?(del|ins|dup|delins)([A-Z]*)$", re.I)
 _RSID = re.compile(r"^rs\d+$", re.I)
+_CDNA = re.compile(r"^c\.[0-9+*_-]+[ACGT]*(?:>[ACGT]+|del[ACGT]*|dup[ACGT]*|ins[ACGT]+)$")
+_WITH_CDNA = re.compile(r"^(.+?) \((c\.[^)]+)\)$")
+_STAR_ALLELE = re.compile(r"\*\d|homozygosity", re.I)
+_ITD = frozenset({"itd", "internal duplication", "internal tandem duplication"})
+_EXON_SKIPPING = re.compile(r"^exon (\d+) skipping(?: mutation)?$", re.I)
+
+# In-frame duplications that make an internal tandem duplication, by exon of the MANE
+# transcript: FLT3-ITD lies in the juxtamembrane exons 14-15 (NM_004119), BCOR-ITD in the last
+# exon, 15 (NM_001123385). Other genes: any exon.
+ITD_EXONS = {"FLT3": (14, 15), "BCOR": (15, 15)}
+
+# Named codon ranges (protein numbering of the MANE transcript, as CIViC names the variants):
+# FLT3 TKD mutations are the D835/I836 activation-loop changes; ABL1 numbering is isoform 1a
+# (T315I), its kinase domain UniProt P00519 242-493 and the P-loop (glycine-rich loop) 244-255;
+# TP53's DNA-binding domain is UniProt P04637 102-292.
+DOMAINS = {
+    ("FLT3", "tkd mutation"): "835-836",
+    ("ABL1", "tkd mutation"): "242-493",
+    ("ABL1", "kinase domain mutation"): "242-493",
+    ("ABL1", "p-loop mutation"): "244-255",
+    ("ABL1", "non-p-loop mutation"): "242-243,256-493",
+    ("TP53", "dna binding domain mutation"): "102-292",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +92,30 @@ class AlterationSpec:
     partner_5: str = ""
     partner_3: str = ""
     rsid: str = ""
+    exon_range: str = ""  # first-last exon ('14-15')
+    codon_ranges: str = ""  # comma-separated first-last codons ('242-243,256-493')
 
 
 def parse_alteration(gene: str, name: str) -> AlterationSpec:
     """CIViC variant name → what a patient's variant must show to match it."""
     text = name.strip()
     lower = text.lower()
+    if lower in _ITD:
+        low, high = ITD_EXONS.get(gene, (0, 0))
+        return AlterationSpec("itd", consequence_class="internal_tandem_duplication",
+                              exon_range=f"{low}-{high}" if low else "")
+    if (gene, lower) in DOMAINS:
+        return AlterationSpec("domain", consequence_class=lower, codon_ranges=DOMAINS[(gene, lower)])
+    if m := _EXON_SKIPPING.match(text):
+        return AlterationSpec("exon_skipping", exon=int(m[1]), consequence_class="exon_skipping")
+    if gene == "EGFR" and lower in ("viii", "egfrviii", "viii deletion"):
+        return AlterationSpec("egfrviii", consequence_class="exons_2_7_deleted")
+    if _CDNA.match(text):
+        return AlterationSpec("cdna", consequence_class=text)
+    if m := _WITH_CDNA.match(text):
+        # 'R167W (c.499C>T)': the protein change when it parses, else the coding change.
+        spec = parse_alteration(gene, m[1])
+        return spec if spec.kind != "other" else AlterationSpec("cdna", consequence_class=m[2])
     if "::" in text:
         five, three = (p.strip() for p in text.split("::", 1))
         return AlterationSpec("fusion", partner_5=five, partner_3=three.split(" ")[0],
@@ -182,11 +225,15 @@ def build_variants(rows: list[dict[str, str]]) -> tuple[list[dict[str, object]],
             "grch37_ref": r["reference_bases"] if exact else "",
             "grch37_alt": r["variant_bases"] if exact else "",
             "transcript": r["representative_transcript"],
+            "exon_range": spec.exon_range,
+            "codon_ranges": spec.codon_ranges,
         })
     return sorted(out, key=lambda v: int(str(v["variant_id"]))), operands
 
 
-_TOKEN = re.compile(r"\(|\)|\bAND\b|\bOR\b|\bNOT\b")
+# Grouping parentheses stand apart ('( BRAF V600E OR ... )'); those inside a variant's name
+# ('MET Splice Site (c.3028G>A)') do not.
+_TOKEN = re.compile(r"(?:^|(?<=\s))\((?=\s)|(?<=\s)\)(?=\s|$)|\bAND\b|\bOR\b|\bNOT\b")
 
 
 def profile_expression(name: str, variant_ids: list[int], names: dict[int, str]) -> str:
@@ -294,6 +341,7 @@ def build_tables(release_dir: Path) -> tuple[dict[str, list[dict[str, object]]],
     variants, operands = build_variants(_read(files["Variant"]))
     profiles, unparsed = build_profiles(_read(files["MolecularProfile"]), operands)
     evidence = build_evidence(_read(files["ClinicalEvidence"]), _read(files["Assertion"]))
+    coverage = build_coverage(variants, profiles, evidence)
     counts: dict[str, object] = {
         "variants": len(variants),
         "profiles": len(profiles),
@@ -302,8 +350,77 @@ def build_tables(release_dir: Path) -> tuple[dict[str, list[dict[str, object]]],
         "evidence_items": len(evidence),
         "variant_kinds": _count(v["kind"] for v in variants),
     }
-    tables = {"variants": variants, "profiles": profiles, "evidence": evidence}
+    tables = {"variants": variants, "profiles": profiles, "evidence": evidence, "coverage": coverage}
     return tables, counts
+
+
+# Variant kinds a VCF, a copy-number table or a fusion table can show (pgx.match.satisfies).
+REACHABLE_KINDS = frozenset({
+    "protein", "codon", "frameshift", "protein_indel", "exon", "gene", "copy_number", "fusion",
+    "rsid", "itd", "domain", "exon_skipping", "egfrviii", "cdna",
+})
+COVERAGE_COLUMNS = ["kind", "reachable", "reason", "evidence_items", "evidence_items_level_ab"]
+_NOT_FROM_DNA = (
+    ("expression", "expression, protein or serum level: not measured from DNA"),
+    ("serum", "expression, protein or serum level: not measured from DNA"),
+    ("phosphorylation", "expression, protein or serum level: not measured from DNA"),
+    ("methylation", "methylation: not measured from a VCF"),
+    ("wildtype", "wild-type: needs the regions tested, which a VCF does not give"),
+    ("wild type", "wild-type: needs the regions tested, which a VCF does not give"),
+    ("promoter", "promoter variant: non-coding, not annotated"),
+    ("loh", "loss of heterozygosity: needs allele-specific copy number"),
+    ("v7", "RNA splice isoform: not measured from DNA"),
+    ("polymorphism", "germline structural polymorphism: not called from a VCF"),
+)
+
+
+def unreachable_reason(variant: dict[str, object]) -> str:
+    """Why a patient's data can never show this knowledge-base variant ('' when it can)."""
+    if variant["kind"] in REACHABLE_KINDS:
+        return ""
+    if not variant["gene"]:
+        return "genome-wide feature (TMB, signature, kataegis): not computed by pgx"
+    name = str(variant["name"]).lower()
+    if _STAR_ALLELE.search(name):
+        return "pharmacogene star allele or zygosity: called by the pharmacogenomics step"
+    for word, reason in _NOT_FROM_DNA:
+        if word in name:
+            return reason
+    return "variant class not modelled (named region or class without a rule)"
+
+
+def build_coverage(variants: list[dict[str, object]], profiles: list[dict[str, object]],
+                   evidence: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Evidence items by variant kind: reachable from a patient's data, or why not. A complex
+    profile is reachable when its logic can be true with reachable variants alone."""
+    from pgx.match import evaluate
+
+    by_id = {int(str(v["variant_id"])): v for v in variants}
+    reachable = {vid for vid, v in by_id.items() if not unreachable_reason(v)}
+    profile_of = {int(str(p["profile_id"])): p for p in profiles}
+    table: dict[tuple[str, bool, str], list[int]] = {}
+    for e in evidence:
+        profile = profile_of.get(int(str(e["profile_id"])))
+        if profile is None or profile["logic"] == "unparsed":
+            key = ("unparsed profile", False, "profile logic (AND/OR/NOT) could not be parsed")
+        elif "NOT" in str(profile["expression"]).split():
+            key = ("absence", False, "needs a variant to be absent, which a VCF does not prove")
+        elif any(int(x) not in by_id for x in str(profile["variant_ids"]).split(",") if x):
+            key = ("unparsed profile", False, "names a variant the release does not list")
+        else:
+            ids = [int(x) for x in str(profile["variant_ids"]).split(",") if x]
+            ok = evaluate(str(profile["expression"]), reachable)
+            if len(ids) == 1:
+                v = by_id[ids[0]]
+                key = (str(v["kind"]), ok, unreachable_reason(v))
+            else:
+                reasons = sorted({unreachable_reason(by_id[i]) for i in ids} - {""})
+                key = ("complex", ok, "" if ok else "a required part is not reachable: " + "; ".join(reasons))
+        counts = table.setdefault(key, [0, 0])
+        counts[0] += 1
+        counts[1] += str(e["evidence_level"]) in ("A", "B")
+    return [{"kind": k, "reachable": ok, "reason": reason, "evidence_items": n, "evidence_items_level_ab": ab}
+            for (k, ok, reason), (n, ab) in sorted(table.items(), key=lambda x: (x[0][0], not x[0][1], x[0][2]))]
 
 
 def _count(values: object) -> dict[str, int]:

@@ -102,3 +102,21 @@ def build_codons(
                      "amino_acid": residue, "source": "cancerhotspots v2 via cacao"})
         counts["codons_kept"] += 1
     return rows, counts
+
+
+HOTSPOT_COLUMNS = ["gene", "codon", "ref_aa", "source"]
+
+
+def build_hotspots(transcripts: list[dict[str, object]], hotspot_file: Path) -> list[dict[str, object]]:
+    """Every cancerhotspots codon by its number (gene, codon, reference residue), whether or not
+    its reference bases are known: the codon number of a coding SNV follows from the MANE model
+    without sequence. Genes without a MANE Select transcript are left out."""
+    genes = {str(t["gene"]) for t in transcripts}
+    found: dict[tuple[str, int], str] = {}
+    for r in _rows(hotspot_file):
+        residue = (r.get("hgvsp") or "").removeprefix("p.")
+        digits = "".join(ch for ch in residue[1:] if ch.isdigit())
+        if r.get("symbol") in genes and residue[:1].isalpha() and digits and residue[1 : 1 + len(digits)] == digits:
+            found[(r["symbol"], int(digits))] = residue[0].upper()
+    return [{"gene": g, "codon": c, "ref_aa": aa, "source": "cancerhotspots v2 via cacao"}
+            for (g, c), aa in sorted(found.items())]

@@ -115,7 +115,7 @@ def update(resources: Path, release: str, *, base_url: str = DEFAULT_BASE_URL,
         tables["variants"] = lifted
         manifest = json.loads((staging / MANIFEST).read_text())
         for key, columns in (("variants", civic.VARIANT_COLUMNS), ("profiles", civic.PROFILE_COLUMNS),
-                             ("evidence", civic.EVIDENCE_COLUMNS)):
+                             ("evidence", civic.EVIDENCE_COLUMNS), ("coverage", civic.COVERAGE_COLUMNS)):
             relative = f"kb/civic/{key}.tsv"
             write_table(staging / relative, columns, tables[key])
             for entry in manifest["tables"]:
