@@ -117,6 +117,7 @@ def cmd_germline(args: argparse.Namespace) -> None:
 
 
 def cmd_diplotypes(args: argparse.Namespace) -> None:
+    from pgx.kb.pharmacogenes import OUTSIDE_CALL_GENES
     from pgx.outputs import read_tsv, write_tsv_atomic
     from pgx.pharmacogenes import (
         CALL_COLUMNS,
@@ -124,19 +125,26 @@ def cmd_diplotypes(args: argparse.Namespace) -> None:
         _for_sample,
         call_vcf,
         guidance,
+        hla_alleles_of_interest,
+        load_phenotypes,
         load_recommendations,
+        not_tested,
         read_outside_calls,
     )
 
     resources = _resources(args)
     calls = call_vcf(args.vcf, resources, samples=args.sample or None, genes=args.gene or None,
                      missing_as_reference=args.missing_as_reference, build=args.build)
-    if args.outside_calls:
-        outside = read_outside_calls(args.outside_calls, "")
-        replaced = {c.gene for c in outside}
-        calls = [c for c in calls if c.gene not in replaced]
-        for sample in sorted({c.sample for c in calls}):
-            calls += [_for_sample(c, sample) for c in outside]
+    recommendations = load_recommendations(resources)
+    samples = sorted({c.sample for c in calls})
+    outside = read_outside_calls(args.outside_calls, "", load_phenotypes(resources),
+                                 hla_alleles_of_interest(recommendations)) if args.outside_calls else []
+    replaced = {c.gene for c in outside}
+    calls = [c for c in calls if c.gene not in replaced]
+    for sample in samples:
+        calls += [_for_sample(c, sample) for c in outside]
+        if not args.gene:  # every gene with guidance gets a row, tested or not
+            calls += [not_tested(g, sample) for g in OUTSIDE_CALL_GENES if g not in replaced]
     calls.sort(key=lambda c: (c.sample, c.gene))
     comments = [f"pgx {__version__}", f"input: {Path(args.vcf).name}"]
     write_tsv_atomic(args.out, CALL_COLUMNS, [c.as_row() for c in calls], comments)
@@ -145,7 +153,6 @@ def cmd_diplotypes(args: argparse.Namespace) -> None:
         if args.matches and Path(args.matches).exists():
             for m in read_tsv(args.matches):
                 proposed |= {d.strip().lower() for d in m["therapy"].replace(" then ", " + ").split(" + ") if d.strip()}
-        recommendations = load_recommendations(resources)
         rows: list[dict[str, object]] = []
         for sample in sorted({c.sample for c in calls}):
             rows += guidance([c for c in calls if c.sample == sample], recommendations, proposed)

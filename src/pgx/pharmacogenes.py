@@ -12,6 +12,7 @@ pattern once.
 
 from __future__ import annotations
 
+import ast
 import itertools
 import warnings
 from collections.abc import Iterable
@@ -229,11 +230,10 @@ def call_gene(gene: GeneDefinition, genotypes: dict[int, Genotype], phenotypes: 
     for position in gene.positions:
         alleles, is_phased, phase_set = genotypes.get(position.pos, (None, False, None))
         if alleles is None:
+            call.missing.append(position)  # absent from the VCF, filled in or not
             if missing_as_reference:
                 present[position.pos] = (position.ref, position.ref)
                 call.assumed_reference = True
-            else:
-                call.missing.append(position)
             continue
         known = {position.ref, *position.alts}
         if any(a not in known for a in alleles):
@@ -254,8 +254,16 @@ def call_gene(gene: GeneDefinition, genotypes: dict[int, Genotype], phenotypes: 
         present = {pos: g[:1] for pos, g in present.items()}
     elif 1 in observed_ploidy:
         present = {pos: g * 2 if len(g) == 1 else g for pos, g in present.items()}
+    if call.assumed_reference and len(call.missing) == call.tested:
+        # Filling gaps is not testing a gene: a VCF that never reached the gene (another build,
+        # another panel) must not make every sample a reference 'Normal Metabolizer'.
+        call.assumed_reference = False
+        call.notes.append(f"not tested: none of the {call.tested} positions is in the VCF "
+                          "(--missing-as-reference fills gaps, not whole genes)")
+        return call
     if call.assumed_reference:
-        call.notes.append("positions absent from the VCF were taken as reference (--missing-as-reference)")
+        call.notes.append(f"{len(call.missing)} of {call.tested} positions absent from the VCF were "
+                          "taken as reference (--missing-as-reference)")
     if undocumented:
         call.status = "not_called"
         call.notes.append(f"undocumented allele at {', '.join(undocumented)}")
@@ -279,7 +287,7 @@ def call_gene(gene: GeneDefinition, genotypes: dict[int, Genotype], phenotypes: 
         call.phenotype, call.activity_score, call.lookup_key = results.pop()
     else:
         call.phenotype = "Indeterminate (ambiguous: " + " | ".join(sorted({r[0] for r in results})) + ")"
-    if call.missing:
+    if call.missing and not call.assumed_reference:
         call.notes.append(f"{len(call.missing)} of {call.tested} positions missing; alleles defined there were not tested")
     return call
 
@@ -335,7 +343,7 @@ def _call_dpyd(gene: GeneDefinition, present: dict[int, tuple[str, ...]], phenot
     call.phenotype = ("Normal Metabolizer" if score >= 2 else
                       "Intermediate Metabolizer" if score >= 1 else "Poor Metabolizer")
     call.status = "called"
-    if call.missing:
+    if call.missing and not call.assumed_reference:
         call.notes.append(f"{len(call.missing)} of {call.tested} positions missing; variants there were not tested")
     return call
 
@@ -507,24 +515,116 @@ def _for_sample(call: Call, sample: str) -> Call:
                 call.assumed_reference, call.phased, call.source, list(call.notes), call.version)
 
 
-def read_outside_calls(path: str, sample: str) -> list[Call]:
-    """Outside calls (CYP2D6, HLA): TSV gene, diplotype[, phenotype, activity]; no header."""
-    calls = []
-    with open(path, encoding="utf-8") as handle:
-        for n, line in enumerate(handle, 1):
-            if not line.strip() or line.startswith("#"):
-                continue
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) < 2:
-                raise PgxInputError(path, "expected gene<TAB>diplotype[<TAB>phenotype<TAB>activity]", record=f"line {n}")
-            gene, diplotype = parts[0].strip(), parts[1].strip()
-            phenotype = parts[2].strip() if len(parts) > 2 else ""
-            activity = parts[3].strip() if len(parts) > 3 else ""
-            lookup = activity if gene in ACTIVITY_SCORE_GENES and activity else phenotype
-            calls.append(Call(sample=sample, gene=gene, diplotype=diplotype, phenotype=phenotype,
-                              activity_score=activity, lookup_key=lookup, status="called",
-                              source="outside_call", notes=["outside call, not verified from the VCF"]))
+# Genes never called from a VCF here, and what the user should supply instead.
+NOT_FROM_VCF = {
+    "CYP2D6": "not called from a VCF (structural variants and copy number): supply an outside call, "
+              "e.g. from Cyrius, Aldy or StellarPGx",
+    "HLA-A": "HLA alleles are not called from a VCF: supply an outside call (HLA typing, e.g. "
+             "OptiType, HLA-HD or a clinical HLA test)",
+    "HLA-B": "HLA alleles are not called from a VCF: supply an outside call (HLA typing, e.g. "
+             "OptiType, HLA-HD or a clinical HLA test)",
+    "MT-RNR1": "mitochondrial variants are not called here: supply an outside call",
+}
+HLA_GENES = frozenset({"HLA-A", "HLA-B"})
+
+
+def hla_alleles_of_interest(recommendations: list[dict[str, str]]) -> dict[str, list[str]]:
+    """The HLA alleles the guidelines test for ('HLA-B=*15:02 positive' → HLA-B: *15:02)."""
+    found: dict[str, set[str]] = {}
+    for r in recommendations:
+        for gene, value in _parse_lookup(r["lookup_key"]).items():
+            if gene in HLA_GENES and value.endswith((" positive", " negative")):
+                found.setdefault(gene, set()).add(value.rsplit(" ", 1)[0])
+    return {g: sorted(a) for g, a in found.items()}
+
+
+def not_tested(gene: str, sample: str) -> Call:
+    """An explicit row for a gene nobody called: its drugs get 'no result', never 'normal'."""
+    return Call(sample=sample, gene=gene, status="not_tested", source="none",
+                notes=[NOT_FROM_VCF.get(gene, "not called")])
+
+
+def read_outside_calls(path: str, sample: str, phenotypes: Phenotypes,
+                       hla_alleles: dict[str, list[str]]) -> list[Call]:
+    """Outside calls in PharmCAT's format: gene<TAB>diplotype[<TAB>phenotype[<TAB>activity score]],
+    no header, one line per gene. The diplotype is translated as PharmCAT does: CYP2D6 and
+    MT-RNR1 through their phenotype tables (phenotype and activity score), HLA-A/B into the
+    positivity of each allele the guidelines test for. A phenotype or activity score given on
+    the line is kept as given."""
+    calls: list[Call] = []
+    lines: dict[str, int] = {}
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PgxInputError(path, f"outside calls cannot be read ({type(exc).__name__})") from None
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = [p.strip() for p in line.split("\t")]
+        if len(parts) < 2 or not parts[0] or not any(parts[1:4]):
+            raise PgxInputError(path, "expected gene<TAB>diplotype[<TAB>phenotype<TAB>activity score]",
+                                record=f"line {n}")
+        gene = parts[0]
+        if gene in lines:
+            raise PgxInputError(path, f"{gene} appears twice (lines {lines[gene]} and {n}): one line per gene",
+                                record=f"line {n}")
+        lines[gene] = n
+        diplotype, phenotype, activity = (parts + ["", "", ""])[1:4]
+        calls.append(_translate_outside_call(gene, diplotype, phenotype, activity, sample, phenotypes,
+                                             hla_alleles, path, n))
     return calls
+
+
+def _translate_outside_call(gene: str, diplotype: str, phenotype: str, activity: str, sample: str,
+                            phenotypes: Phenotypes, hla_alleles: dict[str, list[str]], path: str,
+                            n: int) -> Call:
+    call = Call(sample=sample, gene=gene, diplotype=diplotype, phenotype=phenotype,
+                activity_score=activity, status="called", source="outside_call",
+                notes=["outside call, not verified from the VCF"])
+    if gene in HLA_GENES:
+        carried = {a.strip() for a in diplotype.replace("+", "/").split("/") if a.strip()}
+        statuses = [f"{a} {'positive' if a in carried else 'negative'}" for a in hla_alleles.get(gene, [])]
+        if phenotype:  # statuses given on the line ('*57:01 positive') win over the diplotype
+            statuses = [s.strip() for s in phenotype.split(";") if s.strip()]
+        call.phenotype = "; ".join(statuses)
+        call.lookup_key = call.phenotype
+        return call
+    found: tuple[str, str, str] | None = None
+    if diplotype:
+        names = sorted(a.strip() for a in diplotype.split("/"))
+        if len(names) == 1:
+            names.append("")
+        found = phenotypes.diplotypes.get((gene, names[0], names[1]))
+        if found is None and gene in phenotypes.genes:
+            call.notes.append(f"diplotype {diplotype} is not in the {gene} phenotype data")
+    if found:
+        call.phenotype = phenotype or found[0]
+        call.activity_score = activity or found[1]
+        call.lookup_key = found[2]
+    if activity:
+        try:
+            value = float(activity.lstrip("≥"))
+        except ValueError:
+            raise PgxInputError(path, f"activity score {activity!r} is not a number", record=f"line {n}") from None
+        call.activity_score = f"{'≥' if activity.startswith('≥') else ''}{value:.2f}".rstrip("0")
+        if call.activity_score.endswith("."):
+            call.activity_score += "0"
+        call.lookup_key = call.activity_score
+        if not call.phenotype:
+            call.phenotype = _phenotype_of_score(gene, call.activity_score, phenotypes)
+    elif not found and phenotype:
+        call.lookup_key = "" if gene in ACTIVITY_SCORE_GENES else phenotype
+        if gene in ACTIVITY_SCORE_GENES:
+            call.notes.append("a phenotype without an activity score: score-keyed guidance cannot be looked up")
+    if not call.lookup_key:
+        call.status = "not_called"
+    return call
+
+
+def _phenotype_of_score(gene: str, score: str, phenotypes: Phenotypes) -> str:
+    """The phenotype the gene's table gives every diplotype with this activity score."""
+    seen = {p for (g, _, _), (p, _, key) in phenotypes.diplotypes.items() if g == gene and key == score}
+    return seen.pop() if len(seen) == 1 else ""
 
 
 def _parse_lookup(key: str) -> dict[str, str]:
@@ -545,39 +645,119 @@ def load_recommendations(resources: Path) -> list[dict[str, str]]:
     return load_table(resources, "pgx/recommendations.tsv")
 
 
+def _gene_keys(call: Call) -> list[str]:
+    """What a gene result is looked up by, most specific first: the diplotype as DPWG keys some
+    rows ({'*1': 1.0, '*3': 1.0}), the lookup key (activity score or phenotype), the phenotype
+    name (DPWG keys CYP2C9 by it); HLA: the positivity of each allele. 'No Result' when the
+    gene was not called."""
+    if call.status != "called" or not call.lookup_key:
+        return ["No Result"]
+    if call.gene in HLA_GENES:
+        return [k.strip() for k in call.lookup_key.split(";") if k.strip()]
+    keys = []
+    if "/" in call.diplotype and " OR " not in call.diplotype:
+        keys.append(_diplotype_key(call.diplotype.split("/")))
+    keys += [call.lookup_key, call.phenotype]
+    return [k for k in keys if k]
+
+
+def _diplotype_key(alleles: list[str]) -> str:
+    counts: dict[str, float] = {}
+    for a in alleles:
+        counts[a.strip()] = counts.get(a.strip(), 0.0) + 1.0
+    return repr(dict(sorted(counts.items())))
+
+
+def _normalised_key(value: str) -> str:
+    """DPWG's diplotype keys written in one way: "{'*1': 1.0, '*3': 1.0}"."""
+    if value.startswith("{"):
+        try:
+            parsed = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return value
+        if isinstance(parsed, dict):
+            return repr({str(k): float(v) for k, v in sorted(parsed.items())})
+    return value
+
+
 def guidance(calls: list[Call], recommendations: list[dict[str, str]],
              proposed_drugs: set[str]) -> list[dict[str, object]]:
     """Recommendation rows whose every gene key matches this patient's results.
 
-    Genes that were not called enter multi-gene lookups as 'No Result', as CPIC tables do."""
-    keys: dict[str, str] = {}
-    for c in calls:
-        keys[c.gene] = c.lookup_key if c.status == "called" and c.lookup_key else "No Result"
+    Genes that were not called enter multi-gene lookups as 'No Result', as CPIC tables do; a
+    drug whose guidance needs a gene nobody tested gets one row saying so, never a silent
+    'normal'. Where several rows of one guideline fit (DPWG keys CYP2C9 by diplotype and by
+    phenotype), the most specific one is kept."""
+    keys = {c.gene: _gene_keys(c) for c in calls}
+    untested = {c.gene for c in calls if c.status == "not_tested"}
     sample = calls[0].sample if calls else ""
-    rows = []
+    best: dict[tuple[str, str, str, str], tuple[int, list[dict[str, str]]]] = {}
+    needing_untested: dict[tuple[str, str, str], set[str]] = {}
     for r in recommendations:
         wanted = _parse_lookup(r["lookup_key"])
-        if not wanted or not all(g in keys for g in wanted):
-            continue
-        if not all(keys[g] == v for g, v in wanted.items()):
-            continue
-        if "(Phenotyping)" in r["lookup_key"]:
+        if not wanted or "(Phenotyping)" in r["lookup_key"]:
             continue  # DPWG rows for measured enzyme activity, not for a genotype
-        if all(keys[g] == "No Result" for g in wanted):
+        if not all(g in keys for g in wanted):
             continue
-        drug = r["drug"]
-        caution = r["classification"] != "No recommendation" and any(_altered(g, keys[g]) for g in wanted)
-        rows.append({
-            "sample": sample, "drug": drug, "genes": r["genes"], "lookup_key": r["lookup_key"],
-            "source": r["source"], "classification": r["classification"],
-            "population": r["population"], "recommendation": r["recommendation"],
-            "proposed_by_matching": drug in proposed_drugs, "oncology_drug": drug in ONCOLOGY_DRUGS,
-            "caution": caution,
-            "data_version": r["data_version"],
-        })
+        missing = set(wanted) & untested
+        if missing:
+            needing_untested.setdefault((r["source"], r["drug"], r["genes"]), set()).update(missing)
+        ranks = []
+        for gene, value in wanted.items():
+            accepted = [_normalised_key(k) for k in keys[gene]]
+            target = _normalised_key(value)
+            if target not in accepted:
+                break
+            ranks.append(accepted.index(target))
+        else:
+            if all(keys[g] == ["No Result"] for g in wanted):
+                continue
+            group = (r["source"], r["drug"], r["genes"], r["population"])
+            specificity = sum(ranks)
+            kept = best.get(group)
+            if kept is None or specificity < kept[0]:
+                best[group] = (specificity, [r])
+            elif specificity == kept[0]:
+                kept[1].append(r)
+    rows = []
+    matched_drugs = {(src, drug) for (src, drug, _, _) in best}
+    by_gene = {c.gene: c for c in calls}
+    for (_, chosen) in best.values():
+        for r in chosen:
+            wanted = _parse_lookup(r["lookup_key"])
+            # Whether the patient's result departs from typical function: the HLA status the
+            # row is keyed by; else the gene's own phenotype and lookup key (a diplotype-keyed
+            # DPWG row says nothing of function by its key).
+            caution = r["classification"] != "No recommendation" and any(
+                _altered(g, v) if g in HLA_GENES else
+                _altered(g, by_gene[g].lookup_key) or _altered(g, by_gene[g].phenotype)
+                for g, v in wanted.items() if by_gene[g].status == "called")
+            rows.append(_guidance_row(sample, r, proposed_drugs, caution))
+    for (source, drug, genes), missing in sorted(needing_untested.items()):
+        if (source, drug) in matched_drugs:
+            continue
+        names = ", ".join(sorted(missing))
+        rows.append(_guidance_row(sample, {
+            "drug": drug, "genes": genes, "lookup_key": ";".join(f"{g}=not tested" for g in sorted(missing)),
+            "source": source, "classification": "No result", "population": "",
+            "recommendation": f"no result: {names} not tested (supply an outside call); the guidance for "
+                              f"{drug} cannot be applied",
+            "data_version": "",
+        }, proposed_drugs, False))
     rows.sort(key=lambda x: (not x["proposed_by_matching"], not x["oncology_drug"], not x["caution"],
-                             str(x["drug"]), str(x["source"]), str(x["population"])))
+                             str(x["drug"]), str(x["source"]), str(x["population"]), str(x["lookup_key"])))
     return rows
+
+
+def _guidance_row(sample: str, r: dict[str, str], proposed_drugs: set[str], caution: bool) -> dict[str, object]:
+    drug = r["drug"]
+    return {
+        "sample": sample, "drug": drug, "genes": r["genes"], "lookup_key": r["lookup_key"],
+        "source": r["source"], "classification": r["classification"],
+        "population": r["population"], "recommendation": r["recommendation"],
+        "proposed_by_matching": drug in proposed_drugs, "oncology_drug": drug in ONCOLOGY_DRUGS,
+        "caution": caution, "data_version": r["data_version"],
+    }
 
 
 _ALTERED_WORDS = ("poor", "intermediate", "ultrarapid", "decreased", "increased", "deficient",

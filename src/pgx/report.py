@@ -127,7 +127,8 @@ def build_report(
             "therapy_matches": len(sensitivity),
             "resistance_or_no_benefit": len(against),
             "pharmacogenes_called": len(called),
-            "pharmacogenes_tested": len(calls),
+            "pharmacogenes_tested": sum(1 for c in calls if c["status"] != "not_tested"),
+            "pharmacogenes_not_tested": sorted(c["gene"] for c in calls if c["status"] == "not_tested"),
             "tmb": tumor_mutational_burden(variants, callable_mb) if variants_tsv else
             {"value": None, "note": "not computed: no tumor VCF"},
         },
@@ -224,7 +225,7 @@ def _key_findings(sensitivity: list[dict[str, Any]], against: list[dict[str, Any
         drugs = sorted({r["drug"] for r in rows})
         strongest = sorted({f"{r['source']} {r['classification']}" for r in rows})
         out.append({"kind": "pharmacogenomics", "drug": ", ".join(drugs), "gene": genes,
-                    "alteration": lookup, "direction": "genotype-guided recommendation applies",
+                    "alteration": readable_lookup(lookup), "direction": "genotype-guided recommendation applies",
                     "level": "; ".join(strongest), "on_label": None, "source_id": "CPIC/DPWG"})
     return out
 
@@ -253,7 +254,7 @@ def write_flagged_matches(matches_tsv: str | None, guidance_tsv: str | None, out
     from pgx.match import MATCH_COLUMNS
     from pgx.outputs import write_tsv_atomic
 
-    caution = {g["drug"]: f"{g['genes']} {g['lookup_key']}" for g in _rows(guidance_tsv) if _bool(g["caution"])}
+    caution = {g["drug"]: readable_lookup(g["lookup_key"]) for g in _rows(guidance_tsv) if _bool(g["caution"])}
     rows: list[dict[str, object]] = []
     for r in assessed_matches(matches_tsv, germline_matches_tsv):
         drugs = _therapy_drugs(r["therapy"])
@@ -266,6 +267,23 @@ def write_flagged_matches(matches_tsv: str | None, guidance_tsv: str | None, out
     else:
         header = ["no tumor VCF: nothing was matched"]
     write_tsv_atomic(out, [*MATCH_COLUMNS, "pgx_guidance"], rows, header)
+
+
+def readable_lookup(key: str) -> str:
+    """A guideline key as a reader says it: "UGT1A1={'*1': 1.0, '*28': 1.0}" → 'UGT1A1=*1/*28'."""
+    import ast
+
+    parts = []
+    for part in key.split(";"):
+        gene, _, value = part.partition("=")
+        if value.startswith("{"):
+            try:
+                counts = ast.literal_eval(value)
+                value = "/".join(a for a, n in sorted(counts.items()) for _ in range(int(n)))
+            except (ValueError, SyntaxError, TypeError, AttributeError):
+                pass
+        parts.append(f"{gene}={value}")
+    return "; ".join(parts)
 
 
 def _therapy_drugs(therapy: str) -> list[str]:

@@ -16,8 +16,9 @@ VCF_GENES = (
     "ABCG2", "CACNA1S", "CFTR", "CYP2B6", "CYP2C19", "CYP2C9", "CYP3A4", "CYP3A5", "CYP4F2",
     "DPYD", "G6PD", "IFNL3", "NAT2", "NUDT15", "RYR1", "SLCO1B1", "TPMT", "UGT1A1", "VKORC1",
 )
-# Genes reported only from outside calls (never inferred from a VCF here).
-OUTSIDE_CALL_GENES = ("CYP2D6", "HLA-A", "HLA-B")
+# Genes reported only from outside calls (never inferred from a VCF here). CYP2D6 and MT-RNR1
+# have phenotype data (an outside diplotype is translated); HLA results are allele positivity.
+OUTSIDE_CALL_GENES = ("CYP2D6", "HLA-A", "HLA-B", "MT-RNR1")
 
 POSITION_COLUMNS = ["gene", "chrom", "position", "rsid", "ref", "alts", "definition_version"]
 ALLELE_COLUMNS = ["gene", "allele", "is_reference", "score", "definition"]
@@ -65,10 +66,11 @@ def build_phenotypes(
     functions: list[dict[str, object]] = []
     diplotypes: list[dict[str, object]] = []
     versions: dict[str, str] = {}
-    for gene in VCF_GENES:
+    for gene in (*VCF_GENES, "CYP2D6", "MT-RNR1"):
+        stem = gene.replace("-", "_")  # PharmCAT names the file MT_RNR1.json
         path = _first_existing(
-            [d / f"{gene}.json" for d in phenotype_dirs]
-            + [m for d in phenotype_dirs for m in sorted(d.glob(f"cpic_{gene}.*.json"))])
+            [d / f"{stem}.json" for d in phenotype_dirs]
+            + [m for d in phenotype_dirs for m in sorted(d.glob(f"cpic_{stem}.*.json"))])
         if path is None:
             continue
         data = json.loads(path.read_text())

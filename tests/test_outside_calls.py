@@ -1,0 +1,191 @@
+"""Outside calls translated as PharmCAT does, genes nobody called reported as not tested, and
+PharmCAT's documented example (VCF + outsideCall.tsv → report.json) reproduced gene by gene and
+drug by drug."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import RESOURCES, SHARED, needs_shared, write_vcf
+
+from pgx.cli import main
+from pgx.errors import PgxInputError
+from pgx.outputs import read_tsv
+from pgx.pharmacogenes import (
+    guidance,
+    hla_alleles_of_interest,
+    load_phenotypes,
+    load_recommendations,
+    not_tested,
+    read_outside_calls,
+)
+
+EXAMPLE = SHARED / "pgx/pharmcat/docs/examples"
+# Guidance the example report (PharmCAT 3.x data) has and the bundled guideline data (PharmCAT
+# v2.12.0, 2024-03-25) does not: newer guidelines, not a matching difference.
+NOT_IN_BUNDLED_DATA = {
+    ("CPIC", "hydralazine"): "CPIC NAT2-hydralazine guideline is newer than the bundled data",
+    ("CPIC", "metoprolol"): "CPIC CYP2D6-metoprolol guideline is newer than the bundled data",
+    ("CPIC", "warfarin"): "PharmCAT reports CPIC warfarin as a pointer to its own algorithm, with no lookup",
+    ("DPWG", "atazanavir"): "DPWG UGT1A1-atazanavir rows are newer than the bundled data",
+    ("DPWG", "mavacamten"): "DPWG CYP2C19-mavacamten guideline is newer than the bundled data",
+    ("DPWG", "rosuvastatin"): "DPWG SLCO1B1-rosuvastatin rows are newer than the bundled data",
+}
+# PharmCAT's report shows CFTR's reference allele as 'Reference'; pgx keeps the definition's name.
+LABELLED_OTHERWISE = {"CFTR": "ivacaftor non-responsive CFTR sequence/ivacaftor non-responsive CFTR sequence"}
+# DPWG's classification was 'N/A' in the bundled data and is 'Unspecified' in PharmCAT 3.x.
+SAME_CLASSIFICATION = {"N/A": "Unspecified"}
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict[str, str]], list[dict[str, str]]]:
+    if not EXAMPLE.is_dir():
+        pytest.skip(f"public data folder {SHARED} is absent")
+    out = tmp_path_factory.mktemp("example")
+    assert main(["diplotypes", "--vcf", str(EXAMPLE / "pharmcat.example.vcf"), "--out", str(out / "calls.tsv"),
+                 "--outside-calls", str(EXAMPLE / "pharmcat.example.outsideCall.tsv"),
+                 "--guidance-out", str(out / "guidance.tsv")]) == 0
+    return {c["gene"]: c for c in read_tsv(out / "calls.tsv")}, read_tsv(out / "guidance.tsv")
+
+
+def _pharmcat() -> dict:
+    return json.loads((EXAMPLE / "pharmcat.example.report.json").read_text())
+
+
+@needs_shared
+def test_example_every_gene_equals_pharmcat(example) -> None:  # type: ignore[no-untyped-def]
+    calls, _ = example
+    checked = 0
+    for gene, report in _pharmcat()["genes"].items():
+        (expected,) = report["recommendationDiplotypes"]
+        ours = calls[gene]
+        checked += 1
+        if expected["label"] == "Unknown/Unknown":  # nothing supplied: PharmCAT's "No Result"
+            assert ours["status"] == "not_tested" and ours["diplotype"] == "", gene
+            continue
+        if gene in LABELLED_OTHERWISE:
+            assert ours["diplotype"] == LABELLED_OTHERWISE[gene], gene
+        else:
+            assert ours["diplotype"] == expected["label"], gene
+        phenotypes = [p for p in expected["phenotypes"] if p != "n/a"]
+        if gene == "HLA-B":
+            # pgx also reports *15:11 (a DPWG carbamazepine key); PharmCAT lists three alleles.
+            assert set(phenotypes) <= set(ours["phenotype"].split("; ")), gene
+        elif gene == "MT-RNR1":
+            # PharmCAT's 'n/a': '1555A>G' is not an MT-RNR1 allele name (m.1555A>G); pgx says so.
+            assert ours["status"] == "not_called" and "not in the MT-RNR1 phenotype data" in ours["notes"]
+        else:
+            assert ours["phenotype"] == "; ".join(phenotypes), gene
+        if expected.get("activityScore"):
+            assert ours["activity_score"] == expected["activityScore"], gene
+    assert checked == 23
+
+
+def _keys(lookup: dict[str, str]) -> frozenset[str]:
+    return frozenset(lookup)
+
+
+@needs_shared
+def test_example_every_cpic_and_dpwg_drug_equals_pharmcat(example) -> None:  # type: ignore[no-untyped-def]
+    _, rows = example
+    ours: dict[tuple[str, str], set[tuple[frozenset[str], str]]] = {}
+    for r in rows:
+        genes = frozenset(g.split("=")[0] for g in r["lookup_key"].split(";"))
+        ours.setdefault((r["source"], r["drug"]), set()).add(
+            (genes, SAME_CLASSIFICATION.get(r["classification"], r["classification"])))
+    compared = 0
+    for section, source in (("CPIC Guideline Annotation", "CPIC"), ("DPWG Guideline Annotation", "DPWG")):
+        for drug, entry in _pharmcat()["drugs"][section].items():
+            if (source, drug) in NOT_IN_BUNDLED_DATA:
+                assert (source, drug) not in ours, (source, drug)
+                continue
+            expected = {(_keys(key), a["classification"]) for g in entry["guidelines"]
+                        for a in g["annotations"] for key in a["lookupKey"]}
+            assert ours.get((source, drug), set()) == expected, (source, drug)
+            compared += 1
+    assert compared >= 130
+
+
+@needs_shared
+def test_hla_b_1502_carrier_is_told_not_to_use_phenytoin(example) -> None:  # type: ignore[no-untyped-def]
+    _, rows = example
+    phenytoin = [r for r in rows if r["drug"] == "phenytoin" and r["source"] == "CPIC"]
+    assert phenytoin and all("HLA-B=*15:02 positive" in r["lookup_key"] for r in phenytoin)
+    assert any("do not use phenytoin" in r["recommendation"] for r in phenytoin)
+    assert not any(r["recommendation"].startswith("No adjustments") for r in phenytoin)
+    tamoxifen = [r for r in rows if r["drug"] == "tamoxifen" and r["source"] == "CPIC"]
+    assert [r["lookup_key"] for r in tamoxifen] == ["CYP2D6=1.0"]
+
+
+def _outside(tmp_path: Path, text: str) -> list:  # type: ignore[type-arg]
+    path = tmp_path / "outside.tsv"
+    path.write_text(text)
+    recommendations = load_recommendations(RESOURCES)
+    return read_outside_calls(str(path), "S1", load_phenotypes(RESOURCES), hla_alleles_of_interest(recommendations))
+
+
+def test_cyp2d6_diplotype_and_score_only_lines(tmp_path: Path) -> None:
+    (call,) = _outside(tmp_path, "CYP2D6\t*4/*1x2\n")
+    assert (call.phenotype, call.activity_score, call.lookup_key) == ("Normal Metabolizer", "2.0", "2.0")
+    (score,) = _outside(tmp_path, "CYP2D6\t\t\t0.5\n")
+    assert (score.phenotype, score.lookup_key, score.status) == ("Intermediate Metabolizer", "0.5", "called")
+    (poor,) = _outside(tmp_path, "CYP2D6\t*4/*4\n")
+    assert (poor.phenotype, poor.activity_score) == ("Poor Metabolizer", "0.0")
+
+
+def test_hla_statuses_from_the_diplotype(tmp_path: Path) -> None:
+    (call,) = _outside(tmp_path, "HLA-B\t*57:01/*44:02\n")
+    statuses = call.lookup_key.split("; ")
+    assert "*57:01 positive" in statuses and "*15:02 negative" in statuses and "*58:01 negative" in statuses
+    rows = guidance([call], load_recommendations(RESOURCES), set())
+    abacavir = [r for r in rows if r["drug"] == "abacavir" and r["source"] == "CPIC"]
+    assert abacavir and abacavir[0]["classification"] == "Strong" and abacavir[0]["caution"]
+
+
+def test_one_line_per_gene(tmp_path: Path) -> None:
+    with pytest.raises(PgxInputError, match="HLA-B appears twice"):
+        _outside(tmp_path, "HLA-B\t*57:01/*44:02\nHLA-B\t*15:02/*44:02\n")
+
+
+def test_untested_gene_gets_an_explicit_row_and_no_result_guidance() -> None:
+    recommendations = load_recommendations(RESOURCES)
+    rows = guidance([not_tested("CYP2D6", "S1"), not_tested("HLA-B", "S1"), not_tested("HLA-A", "S1")],
+                    recommendations, {"tamoxifen"})
+    tamoxifen = [r for r in rows if r["drug"] == "tamoxifen"]
+    assert tamoxifen and all(r["classification"] == "No result" for r in tamoxifen)
+    assert "CYP2D6 not tested" in str(tamoxifen[0]["recommendation"])
+    assert rows[0]["drug"] == "tamoxifen"  # proposed by matching: first
+    assert not any(str(r["recommendation"]).startswith("No adjustments") for r in rows)
+
+
+@needs_shared
+def test_diplotypes_lists_cyp2d6_and_hla_as_not_tested_without_outside_calls(tmp_path: Path) -> None:
+    assert main(["diplotypes", "--vcf", str(EXAMPLE / "pharmcat.example.vcf"), "--out", str(tmp_path / "c.tsv"),
+                 "--guidance-out", str(tmp_path / "g.tsv")]) == 0
+    calls = {c["gene"]: c for c in read_tsv(tmp_path / "c.tsv")}
+    for gene in ("CYP2D6", "HLA-A", "HLA-B", "MT-RNR1"):
+        assert calls[gene]["status"] == "not_tested" and "outside call" in calls[gene]["notes"]
+    guidance_rows = read_tsv(tmp_path / "g.tsv")
+    phenytoin = [r for r in guidance_rows if r["drug"] == "phenytoin" and r["source"] == "CPIC"]
+    assert phenytoin and all("HLA-B=No Result" in r["lookup_key"] for r in phenytoin)  # CPIC's own row
+    assert [r["classification"] for r in guidance_rows if r["drug"] == "tamoxifen"] == ["No result", "No result"]
+
+
+def test_missing_as_reference_never_fills_a_whole_gene(tmp_path: Path) -> None:
+    from pgx.pharmacogenes import call_vcf
+
+    # A VCF that reaches CYP2C19 at two positions only (rs12248560 *17; rs3758581 G/G, which
+    # makes the GRCh38 reference *38 a *1), and no other gene.
+    vcf = write_vcf(tmp_path / "one.vcf", ["chr10 94761900 rs12248560 C T . PASS . GT 0/1",
+                                           "chr10 94842866 rs3758581 A G . PASS . GT 1/1"],
+                    header="##fileformat=VCFv4.2\n##contig=<ID=chr10,length=133797422>\n"
+                           '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n')
+    calls = {c.gene: c for c in call_vcf(str(vcf), RESOURCES, missing_as_reference=True)}
+    assert calls["CYP2C19"].status == "called" and calls["CYP2C19"].assumed_reference
+    assert calls["CYP2C19"].diplotype == "*1/*17"
+    assert len(calls["CYP2C19"].missing) == calls["CYP2C19"].tested - 2  # filled, and counted
+    for gene in ("CYP2C9", "DPYD", "TPMT"):
+        assert calls[gene].status == "not_called" and "not tested" in "; ".join(calls[gene].notes), gene
+        assert not calls[gene].assumed_reference
