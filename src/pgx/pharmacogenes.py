@@ -77,6 +77,9 @@ class GeneDefinition:
     positions: list[Position]
     alleles: list[NamedAllele]
     version: str
+    required: frozenset[int] = frozenset()  # positions without which the gene is not called
+    # Unphased candidate sets PharmCAT resolves to one diplotype: (candidates, pick), in order.
+    priorities: list[tuple[frozenset[str], str]] = field(default_factory=list)
 
     @property
     def reference(self) -> NamedAllele:
@@ -139,6 +142,15 @@ def load_definitions(resources: Path) -> dict[str, GeneDefinition]:
                 pos, allele = part.split("=", 1)
                 defined[int(pos)] = _accepts(allele)
         genes[r["gene"]].alleles.append(NamedAllele(r["allele"], r["is_reference"] == "true", defined))
+    for r in load_table(resources, "pgx/exemptions.tsv"):
+        excepted = genes.get(r["gene"])
+        if excepted is None:
+            continue
+        if r["rule"] == "required_position":
+            excepted.required = excepted.required | {int(r["value"])}
+        elif r["rule"] == "unphased_priority":
+            candidates, _, pick = r["value"].partition(">")
+            excepted.priorities.append((frozenset(candidates.split("|")), pick))
     return genes
 
 
@@ -201,8 +213,19 @@ def _diplotype_candidates(gene: GeneDefinition, present: dict[int, tuple[str, ..
             pairs.append((a, b))
     if not pairs:
         return [], "no pair of named alleles explains the genotypes"
-    best = max(score(a) + score(b) for a, b in pairs if b is not None)
-    return [(a, b) for a, b in pairs if b is not None and score(a) + score(b) == best], ""
+    # Every consistent pair, best score first (ties in name order); callers keep the top ties.
+    pairs = [(a, b) for a, b in pairs if b is not None]
+    pairs.sort(key=lambda p: (-(score(p[0]) + (score(p[1]) if p[1] is not None else 0)), _name(p)))
+    return pairs, ""
+
+
+def _top_ties(gene: GeneDefinition, pairs: list[tuple[NamedAllele, NamedAllele | None]],
+              present: dict[int, tuple[str, ...]]) -> list[tuple[NamedAllele, NamedAllele | None]]:
+    def score(allele: NamedAllele | None) -> int:
+        return 0 if allele is None else sum(1 for p in allele.defined if p in present)
+
+    best = score(pairs[0][0]) + score(pairs[0][1])
+    return [p for p in pairs if score(p[0]) + score(p[1]) == best]
 
 
 def _name(pair: tuple[NamedAllele, NamedAllele | None]) -> str:
@@ -249,7 +272,9 @@ def call_gene(gene: GeneDefinition, genotypes: dict[int, Genotype], phenotypes: 
                 phase_sets.add(phase_set)
             else:
                 all_het_phased = False
-    observed_ploidy = {len(g) for pos, g in present.items() if pos not in _filled(gene, genotypes)}
+    filled = _filled(gene, genotypes)
+    observed = {pos for pos in present if pos not in filled}
+    observed_ploidy = {len(present[pos]) for pos in observed}
     if observed_ploidy == {1}:  # a haploid chrX call (G6PD in a male): fill-ins follow it
         present = {pos: g[:1] for pos, g in present.items()}
     elif 1 in observed_ploidy:
@@ -271,6 +296,12 @@ def call_gene(gene: GeneDefinition, genotypes: dict[int, Genotype], phenotypes: 
     if not present:
         call.notes.append(f"not called: {len(call.missing)} of {call.tested} positions missing")
         return call
+    absent = sorted(p.rsid or str(p.pos) for p in gene.positions
+                    if p.pos in gene.required and p.pos not in observed)
+    if absent:
+        call.notes.append(f"not called: required position(s) {', '.join(absent)} missing (PharmCAT calls "
+                          f"{gene.gene} only when all {len(gene.required)} are present)")
+        return call
     call.phased = all_het_phased and len(phase_sets) <= 1 and any(
         len(set(g)) > 1 for g in present.values())
     if gene.gene == "DPYD":
@@ -279,6 +310,14 @@ def call_gene(gene: GeneDefinition, genotypes: dict[int, Genotype], phenotypes: 
     if not pairs:
         call.notes.append(problem)
         return call
+    picked = _priority_pick(gene, pairs, call.phased)
+    if picked is not None:
+        call.notes.append("unphased: candidates " + " | ".join(_name(p) for p in pairs)
+                          + f" (best score first); {_name(picked)} reported, as PharmCAT's "
+                          "unphased diplotype priorities pick it")
+        pairs = [picked]
+    else:
+        pairs = _top_ties(gene, pairs, present)
     names = sorted({_name(p) for p in pairs})
     call.diplotype = " OR ".join(names)
     call.status = "called" if len(names) == 1 else "ambiguous"
@@ -290,6 +329,19 @@ def call_gene(gene: GeneDefinition, genotypes: dict[int, Genotype], phenotypes: 
     if call.missing and not call.assumed_reference:
         call.notes.append(f"{len(call.missing)} of {call.tested} positions missing; alleles defined there were not tested")
     return call
+
+
+def _priority_pick(gene: GeneDefinition, pairs: list[tuple[NamedAllele, NamedAllele | None]],
+                   phased: bool) -> tuple[NamedAllele, NamedAllele | None] | None:
+    """PharmCAT's unphased priorities (NAT2): the first entry whose diplotypes are all among
+    the candidates gives the one to report."""
+    if phased or not gene.priorities or len(pairs) < 2:
+        return None
+    by_name = {_name(p): p for p in pairs}
+    for candidates, pick in gene.priorities:
+        if candidates <= by_name.keys() and pick in by_name:
+            return by_name[pick]
+    return None
 
 
 def _filled(gene: GeneDefinition, genotypes: dict[int, Genotype]) -> set[int]:

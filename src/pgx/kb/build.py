@@ -93,6 +93,8 @@ def _build_into(shared: Path, civic_dir: Path, out: Path) -> dict[str, Any]:
         pgx / "pharmcat/definition/alleles")
     put("pgx/positions.tsv", pharmacogenes.POSITION_COLUMNS, positions)
     put("pgx/alleles.tsv", pharmacogenes.ALLELE_COLUMNS, alleles)
+    put("pgx/exemptions.tsv", pharmacogenes.EXEMPTION_COLUMNS,
+        pharmacogenes.build_exemptions(pgx / "pharmcat/definition/alleles/exemptions.json"))
     functions, diplotypes, phenotype_versions = pharmacogenes.build_phenotypes(
         [pgx / "pharmcat/phenotype", pgx / "pharmcat-archive/phenotype-latest-available"])
     put("pgx/functions.tsv", pharmacogenes.FUNCTION_COLUMNS, functions)

@@ -23,6 +23,7 @@ OUTSIDE_CALL_GENES = ("CYP2D6", "HLA-A", "HLA-B", "MT-RNR1")
 POSITION_COLUMNS = ["gene", "chrom", "position", "rsid", "ref", "alts", "definition_version"]
 ALLELE_COLUMNS = ["gene", "allele", "is_reference", "score", "definition"]
 FUNCTION_COLUMNS = ["gene", "allele", "function", "activity_value"]
+EXEMPTION_COLUMNS = ["gene", "rule", "value"]
 DIPLOTYPE_COLUMNS = ["gene", "allele_1", "allele_2", "phenotype", "activity_score", "lookup_key"]
 RECOMMENDATION_COLUMNS = [
     "source", "drug", "genes", "lookup_key", "population", "classification", "recommendation",
@@ -58,6 +59,22 @@ def build_definitions(definition_dir: Path) -> tuple[list[dict[str, object]], li
                 "score": named.get("score", len(parts)), "definition": ";".join(parts),
             })
     return positions, alleles, versions
+
+
+def build_exemptions(exemptions_json: Path) -> list[dict[str, object]]:
+    """PharmCAT's gene exceptions that change a call: positions without which the gene is not
+    called (NAT2's five), and the diplotype to report when unphased data leave a known set of
+    candidates (`unphasedDiplotypePriorities`, value 'candidate|candidate>pick', in order)."""
+    data = json.loads(exemptions_json.read_text())
+    rows: list[dict[str, object]] = []
+    for gene in sorted(data):
+        entry = data[gene]
+        for position in entry.get("requiredPositions", []):
+            rows.append({"gene": gene, "rule": "required_position", "value": position})
+        for priority in entry.get("unphasedDiplotypePriorities", []):
+            rows.append({"gene": gene, "rule": "unphased_priority",
+                         "value": "|".join(priority["list"]) + ">" + priority["pick"]})
+    return rows
 
 
 def build_phenotypes(
