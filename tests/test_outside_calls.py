@@ -123,7 +123,8 @@ def _outside(tmp_path: Path, text: str) -> list:  # type: ignore[type-arg]
     path = tmp_path / "outside.tsv"
     path.write_text(text)
     recommendations = load_recommendations(RESOURCES)
-    return read_outside_calls(str(path), "S1", load_phenotypes(RESOURCES), hla_alleles_of_interest(recommendations))
+    return read_outside_calls(str(path), "S1", load_phenotypes(RESOURCES, outside_calls=True),
+                              hla_alleles_of_interest(recommendations))
 
 
 def test_cyp2d6_diplotype_and_score_only_lines(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from conftest import DEMO, RESOURCES, SHARED, needs_shared, write_vcf
 
-from pgx.errors import PgxInputError
 from pgx.pharmacogenes import Call, call_vcf, guidance, load_recommendations
 
 CASES = Path(__file__).parent / "cases/pharmacogenes/pharmcat_cases.tsv"
@@ -124,11 +123,28 @@ def test_chrx_haploid_g6pd(tmp_path: Path) -> None:
     assert call.phenotype == "Deficient"
 
 
-def test_grch37_germline_is_refused_clearly(tmp_path: Path) -> None:
-    vcf = write_vcf(tmp_path / "b37.vcf", ["2 233760233 . CAT CATAT . PASS . GT 0/1"], samples=("S",),
+def test_grch37_germline_gives_the_grch38_call(tmp_path: Path) -> None:
+    # UGT1A1*28 (TA repeat): GRCh37 2:234668879, GRCh38 2:233760233.
+    b37 = write_vcf(tmp_path / "b37.vcf", ["2 234668879 . CAT CATAT . PASS . GT 0/1"], samples=("S",),
                     header="##fileformat=VCFv4.2\n##contig=<ID=2,length=243199373>\n" + HEADER.split("\n", 3)[3])
-    with pytest.raises(PgxInputError, match="GRCh38"):
-        call_vcf(str(vcf), RESOURCES, genes=["UGT1A1"], build="GRCh37")
+    b38 = write_vcf(tmp_path / "b38.vcf", ["chr2 233760233 . CAT CATAT . PASS . GT 0/1"], samples=("S",),
+                    header="##fileformat=VCFv4.2\n##contig=<ID=chr2,length=242193529>\n" + HEADER.split("\n", 3)[3])
+    grch37 = call_vcf(str(b37), RESOURCES, genes=["UGT1A1"], build="GRCh37", missing_as_reference=True)[0]
+    grch38 = call_vcf(str(b38), RESOURCES, genes=["UGT1A1"], build="GRCh38", missing_as_reference=True)[0]
+    assert (grch37.diplotype, grch37.phenotype) == (grch38.diplotype, grch38.phenotype) == ("*1/*28", "Intermediate Metabolizer")
+
+
+@needs_shared
+def test_dpyd_on_the_grch37_1000_genomes_panel_counts_hapb3_once() -> None:
+    from pgx.pharmacogenes import call_vcf as call
+
+    calls = call(str(SHARED / "pgx/1kgp/GRCh37/DPYD.vcf.gz"), RESOURCES, genes=["DPYD"], build="GRCh37",
+                 missing_as_reference=True)
+    assert len(calls) == 2504 and all(c.status == "called" for c in calls)
+    hapb3 = "c.1129-5923C>G, c.1236G>A (HapB3)"
+    single = [c for c in calls if c.diplotype.startswith("Reference/") and hapb3 in c.diplotype]
+    # HapB3 and its intronic variant on one chromosome count once: activity 1.5, never 1.0.
+    assert len(single) >= 25 and {c.activity_score for c in single} == {"1.5"}
 
 
 def test_demo_colorectal_patient_gets_fluoropyrimidine_caution() -> None:
@@ -197,3 +213,71 @@ def test_nat2_is_not_called_without_a_required_position(tmp_path: Path) -> None:
     vcf = _nat2_vcf(tmp_path / "nat2.vcf", {"rs1801280": "T/C"}, {"rs1208"})
     call = one(vcf, "NAT2")
     assert call.status == "not_called" and "required position(s) rs1208 missing" in "; ".join(call.notes)
+
+
+DPYD_CASES = Path(__file__).parent / "cases/pharmacogenes/dpyd_pharmcat.tsv"
+
+
+def _dpyd_cases() -> list[dict[str, str]]:
+    from pgx.outputs import read_tsv
+
+    return read_tsv(DPYD_CASES)
+
+
+def _dpyd_vcf(path: Path, spec: str, phased: bool) -> Path:
+    from pgx.pharmacogenes import load_definitions
+
+    wanted = dict(part.split("=") for part in spec.split(";"))
+    sep = "|" if phased else "/"
+    lines = []
+    for p in load_definitions(RESOURCES)["DPYD"].positions:
+        alleles = [p.ref, *p.alts]
+        pair = wanted.get(p.rsid, f"{p.ref}/{p.ref}").split("/")
+        codes = ["." if b == "." else str(alleles.index(b)) if b in alleles else str(len(alleles)) for b in pair]
+        alts = list(p.alts) + [b for b in pair if b not in alleles and b != "."]
+        lines.append(f"{p.chrom} {p.pos} {p.rsid or '.'} {p.ref} {','.join(alts) or '.'} . PASS . GT {sep.join(codes)}")
+    return write_vcf(path, lines, samples=("S",), header="##fileformat=VCFv4.2\n##contig=<ID=chr1,length=248956422>\n"
+                     '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n')
+
+
+# Half calls on opposite chromosomes: PharmCAT reads the exonic-only chromosome as HapB3 and the
+# intronic-only one as c.1129-5923C>G; pgx reads each unknown allele as reference, so the exonic-only
+# chromosome counts as Reference (activity 1.5, not 1.0). Listed, and required to differ, until fixed.
+DPYD_KNOWN_DIFFERENCES = {"hapB3AndIntronicC_missingAlternateStrands1", "hapB3AndIntronicC_missingAlternateStrands2"}
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="half calls on opposite chromosomes"))
+    if c["case"] in DPYD_KNOWN_DIFFERENCES else c for c in _dpyd_cases()], ids=lambda c: c["case"])
+def test_dpyd_against_pharmcat_expectations(tmp_path: Path, case: dict[str, str]) -> None:
+    call = one(_dpyd_vcf(tmp_path / "dpyd.vcf", case["genotypes"], case["phased"] == "yes"), "DPYD")
+    assert call.status == "called"
+    assert call.diplotype == case["diplotype"]
+    lowest = next(n for n in call.notes if n.startswith("looked up by the two lowest-function alleles: "))
+    assert sorted(lowest.split(": ", 1)[1].split("; ")) == sorted(case["lowest"].split(";"))
+    if case["activity_score"]:
+        assert call.activity_score == case["activity_score"]
+
+
+def test_dpyd_half_call_is_kept_and_flagged(tmp_path: Path) -> None:
+    call = one(_dpyd_vcf(tmp_path / "dpyd.vcf", "rs56038477=./T;rs75017182=./C", False), "DPYD")
+    assert (call.activity_score, call.phenotype) == ("1.5", "Intermediate Metabolizer")
+    assert any(n.startswith("uncertain: half-called genotype") for n in call.notes)
+
+
+def test_slco1b1_sub_alleles_are_reported_as_their_core_allele(tmp_path: Path) -> None:
+    from pgx.pharmacogenes import load_definitions
+
+    gene = load_definitions(RESOURCES)["SLCO1B1"]
+    star45 = next(a for a in gene.alleles if a.name == "*45.001")
+    lines = []
+    for p in gene.positions:
+        alleles = [p.ref, *p.alts]
+        gt = f"0/{alleles.index(next(b for b in alleles if b in star45.defined[p.pos]))}" if p.pos in star45.defined else "0/0"
+        lines.append(f"{p.chrom} {p.pos} {p.rsid or '.'} {p.ref} {','.join(p.alts) or '.'} . PASS . GT {gt}")
+    vcf = write_vcf(tmp_path / "s.vcf", lines, samples=("S",), header="##fileformat=VCFv4.2\n##contig=<ID=chr12,length=133275309>\n"
+                    '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n')
+    call = one(vcf, "SLCO1B1")
+    assert (call.diplotype, call.phenotype, call.status) == ("*1/*45", "Decreased Function", "called")
+    statins = [r for r in guidance([call], load_recommendations(RESOURCES), set()) if r["drug"] == "simvastatin"]
+    assert statins and all("SLCO1B1=Decreased Function" in r["lookup_key"] for r in statins if r["source"] == "CPIC")

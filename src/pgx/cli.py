@@ -137,7 +137,7 @@ def cmd_diplotypes(args: argparse.Namespace) -> None:
                      missing_as_reference=args.missing_as_reference, build=args.build)
     recommendations = load_recommendations(resources)
     samples = sorted({c.sample for c in calls})
-    outside = read_outside_calls(args.outside_calls, "", load_phenotypes(resources),
+    outside = read_outside_calls(args.outside_calls, "", load_phenotypes(resources, outside_calls=True),
                                  hla_alleles_of_interest(recommendations)) if args.outside_calls else []
     replaced = {c.gene for c in outside}
     calls = [c for c in calls if c.gene not in replaced]

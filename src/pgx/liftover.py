@@ -74,6 +74,24 @@ class LiftOver:
         return block.target_chrom, start + offset, end + offset
 
 
+    def source_interval(self, target_chrom: str, start: int, end: int) -> tuple[str, int, int] | None:
+        """The source-build span (1-based, inclusive) of the blocks that land in a target span:
+        where to look in a GRCh37 file for what lies at [start, end] on GRCh38."""
+        target = bare_contig(target_chrom)
+        lows, highs = [], []
+        for chrom, blocks in self._blocks.items():
+            for b in blocks:
+                if b.target_chrom != target or b.strand != "+":
+                    continue
+                t_end = b.target_start + (b.end - b.start)
+                if b.target_start < end and t_end >= start:
+                    lows.append((chrom, b.start + max(0, start - 1 - b.target_start) + 1))
+                    highs.append((chrom, b.start + min(b.end - b.start, end - b.target_start)))
+        if not lows or len({c for c, _ in lows}) != 1:
+            return None
+        return lows[0][0], min(p for _, p in lows), max(p for _, p in highs)
+
+
 @functools.lru_cache(maxsize=2)
 def _load(path: str) -> LiftOver:
     blocks: dict[str, list[Block]] = {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import re
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -154,13 +155,18 @@ def load_definitions(resources: Path) -> dict[str, GeneDefinition]:
     return genes
 
 
-def load_phenotypes(resources: Path) -> Phenotypes:
+def load_phenotypes(resources: Path, outside_calls: bool = False) -> Phenotypes:
+    """Allele functions and diplotype phenotypes; with `outside_calls`, also those of the genes
+    only outside calls give (CYP2D6, MT-RNR1), kept in a table of their own."""
     functions = {(r["gene"], r["allele"]): (r["function"], r["activity_value"])
                  for r in load_table(resources, "pgx/functions.tsv")}
+    tables = ["pgx/diplotypes.tsv.gz"] + (["pgx/outside_call_diplotypes.tsv.gz"] if outside_calls else [])
     diplotypes = {(r["gene"], r["allele_1"], r["allele_2"]): (r["phenotype"], r["activity_score"], r["lookup_key"])
-                  for r in load_table(resources, "pgx/diplotypes.tsv.gz")}
+                  for table in tables for r in load_table(resources, table)}
     return Phenotypes(functions, diplotypes, frozenset(k[0] for k in diplotypes))
 
+
+HALF_CALL = "?"  # the unknown allele of a half-called genotype (./1)
 
 # A sample's genotype at one position: its alleles (VCF spelling in the definition's frame),
 # or None when missing; plus whether it was phased and its phase set.
@@ -250,6 +256,7 @@ def call_gene(gene: GeneDefinition, genotypes: dict[int, Genotype], phenotypes: 
     phase_sets: set[int | None] = set()
     all_het_phased = True
     undocumented: list[str] = []
+    half_called: list[str] = []
     for position in gene.positions:
         alleles, is_phased, phase_set = genotypes.get(position.pos, (None, False, None))
         if alleles is None:
@@ -258,6 +265,19 @@ def call_gene(gene: GeneDefinition, genotypes: dict[int, Genotype], phenotypes: 
                 present[position.pos] = (position.ref, position.ref)
                 call.assumed_reference = True
             continue
+        if HALF_CALL in alleles:
+            seen = [a for a in alleles if a != HALF_CALL]
+            if all(a == position.ref for a in seen):  # ./0 says nothing: missing (PharmCAT)
+                call.missing.append(position)
+                continue
+            if gene.gene != "DPYD":
+                half_called.append(position.rsid or str(position.pos))
+                continue
+            # DPYD counts variants one by one: the known variant allele counts, the unknown
+            # one is read as reference, and the call says it may understate the risk.
+            alleles = tuple(position.ref if a == HALF_CALL else a for a in alleles)
+            call.notes.append(f"uncertain: half-called genotype at {position.rsid or position.pos} "
+                              "(one allele unknown, read as reference; the activity may be lower)")
         known = {position.ref, *position.alts}
         if any(a not in known for a in alleles):
             if gene.gene in TOXICITY_GENES:
@@ -293,6 +313,10 @@ def call_gene(gene: GeneDefinition, genotypes: dict[int, Genotype], phenotypes: 
         call.status = "not_called"
         call.notes.append(f"undocumented allele at {', '.join(undocumented)}")
         return call
+    if half_called:
+        call.notes.append(f"not called: half-called genotype with a variant allele at {', '.join(half_called)} "
+                          "(the other allele is unknown)")
+        return call
     if not present:
         call.notes.append(f"not called: {len(call.missing)} of {call.tested} positions missing")
         return call
@@ -318,7 +342,7 @@ def call_gene(gene: GeneDefinition, genotypes: dict[int, Genotype], phenotypes: 
         pairs = [picked]
     else:
         pairs = _top_ties(gene, pairs, present)
-    names = sorted({_name(p) for p in pairs})
+    names = sorted({_core_name(_name(p), gene.gene, phenotypes) for p in pairs})
     call.diplotype = " OR ".join(names)
     call.status = "called" if len(names) == 1 else "ambiguous"
     results = {_phenotype_of(gene.gene, p, phenotypes) for p in pairs}
@@ -349,10 +373,28 @@ def _filled(gene: GeneDefinition, genotypes: dict[int, Genotype]) -> set[int]:
     return {p.pos for p in gene.positions if genotypes.get(p.pos, (None, False, None))[0] is None}
 
 
+_SUB_ALLELE = re.compile(r"^(\*\d+)\.\d+$")
+
+
+def _core(allele: str, gene: str, phenotypes: Phenotypes) -> str:
+    """A sub-allele the phenotype data does not name is reported as its core allele, whose
+    function it shares (SLCO1B1 *45.001 and *45.002 are *45, as PharmCAT reports them)."""
+    m = _SUB_ALLELE.match(allele)
+    if m and (gene, allele) not in phenotypes.functions and (gene, m[1]) in phenotypes.functions:
+        return m[1]
+    return allele
+
+
+def _core_name(diplotype: str, gene: str, phenotypes: Phenotypes) -> str:
+    first, _, second = diplotype.partition("/")
+    cores = [_core(first, gene, phenotypes)] + ([_core(second, gene, phenotypes)] if second else [])
+    return "/".join(sorted(cores, key=_allele_sort_key))
+
+
 def _phenotype_of(gene: str, pair: tuple[NamedAllele, NamedAllele | None],
                   phenotypes: Phenotypes) -> tuple[str, str, str]:
     a, b = pair
-    names = sorted([a.name] + ([b.name] if b is not None else []))
+    names = sorted([_core(a.name, gene, phenotypes)] + ([_core(b.name, gene, phenotypes)] if b is not None else []))
     key = (gene, names[0], names[1] if len(names) > 1 else "")
     found = phenotypes.diplotypes.get(key)
     if found is None:
@@ -364,32 +406,68 @@ def _phenotype_of(gene: str, pair: tuple[NamedAllele, NamedAllele | None],
 
 def _call_dpyd(gene: GeneDefinition, present: dict[int, tuple[str, ...]], phenotypes: Phenotypes,
                call: Call) -> Call:
-    """DPYD: the two lowest-activity variants decide the activity score (CPIC)."""
+    """DPYD as PharmCAT calls it: phased (or effectively phased: at most one heterozygous
+    position) data per haplotype, each haplotype's lowest-function variant entering the
+    activity score; unphased data as the list of variants found, the two lowest-function
+    copies entering the score. An allele contained in a larger one found on the same
+    chromosome is not counted again (HapB3's intronic variant inside HapB3)."""
     ref = gene.reference
-    found: list[tuple[float, str]] = []
-    for allele in gene.alleles:
-        if allele.is_reference:
-            continue
-        variant_positions = {p: acc for p, acc in allele.defined.items()
-                             if not (ref.defined.get(p, frozenset()) & acc)}
-        if not variant_positions or not all(p in present for p in variant_positions):
-            continue
-        copies = min(sum(1 for b in present[p] if b in acc) for p, acc in variant_positions.items())
-        activity = phenotypes.functions.get(("DPYD", allele.name), ("", ""))[1]
-        for _ in range(copies):
-            found.append((float(activity) if activity else 1.0, allele.name))
-    variants = sorted(found)
-    if not variants:
-        call.diplotype = "Reference/Reference"
-    elif len(variants) == 1:
-        call.diplotype = f"Reference/{variants[0][1]}"
-    elif len(variants) == 2 and (call.phased or variants[0][1] == variants[1][1]):
-        call.diplotype = f"{variants[0][1]}/{variants[1][1]}"
+    activity = {name: float(v) for (g, name), (_, v) in phenotypes.functions.items() if g == "DPYD" and v}
+    # Alleles by their own variant positions, largest first: they claim shared variants first.
+    variants = sorted(
+        ((a.name, {pos: acc for pos, acc in a.defined.items() if not (ref.defined.get(pos, frozenset()) & acc)})
+         for a in gene.alleles if not a.is_reference),
+        key=lambda item: (-len(item[1]), _dpyd_key(item[0])))
+    # Missing positions are dropped from every allele (PharmCAT): with the intronic HapB3
+    # variant missing, the exonic one stands for HapB3.
+    variants = [(name, {pos: acc for pos, acc in positions.items() if pos in present})
+                for name, positions in variants]
+    variants = [(name, positions) for name, positions in variants if positions]
+
+    def allocate(alt_counts: dict[int, int]) -> dict[str, int]:
+        remaining = dict(alt_counts)
+        copies: dict[str, int] = {}
+        for name, positions in variants:
+            n = min(remaining.get(pos, 0) for pos in positions)
+            if n:
+                copies[name] = n
+                for pos in positions:
+                    remaining[pos] -= n
+        unexplained = [pos for pos, n in remaining.items() if n]
+        if unexplained:
+            names = ", ".join(p.rsid or str(p.pos) for p in gene.positions if p.pos in unexplained)
+            call.notes.append(f"variant at {names} forms no DPYD allele on its chromosome and was not "
+                              "counted (an exonic c.1236G>A without the intronic c.1129-5923C>G is not HapB3)")
+        return copies
+
+    def alt_count(pos: int, bases: tuple[str, ...]) -> int:
+        accepted = [acc for _, positions in variants if pos in positions for acc in [positions[pos]]]
+        return sum(1 for b in bases if any(b in acc for acc in accepted))
+
+    hets = [pos for pos, g in present.items() if len(set(g)) > 1]
+    if call.phased or len(hets) <= 1:
+        # Effectively phased: a single heterozygous position needs no phase.
+        haplotypes = []
+        for strand in (0, 1):
+            counts = {pos: alt_count(pos, (g[strand],)) for pos, g in present.items() if len(g) > strand}
+            haplotypes.append(sorted(allocate(counts), key=_dpyd_key))
+        names = sorted((_dpyd_haplotype(h) for h in haplotypes), key=_dpyd_haplotype_key)
+        call.diplotype = "/".join(names)
+        lowest = [min(h, key=lambda n: (activity.get(n, 1.0), _dpyd_key(n))) if h else "Reference"
+                  for h in haplotypes]
     else:
-        call.diplotype = " + ".join(n for _, n in variants)
-        call.notes.append("unphased DPYD variants: no diplotype; the two lowest-activity variants set the score")
-    lowest = [a for a, _ in variants[:2]] + [1.0] * max(0, 2 - len(variants))
-    score = sum(lowest[:2])
+        copies = allocate({pos: alt_count(pos, g) for pos, g in present.items()})
+        listed = [f"{n} (homozygous)" if copies[n] > 1 else n for n in sorted(copies, key=_dpyd_key)]
+        if sum(copies.values()) == 1:
+            listed.insert(0, "Reference")
+        call.diplotype = " | ".join(listed) if listed else "Reference/Reference"
+        found = sorted((n for n, k in copies.items() for _ in range(k)),
+                       key=lambda n: (activity.get(n, 1.0), _dpyd_key(n)))
+        lowest = (found + ["Reference", "Reference"])[:2]
+        if len(listed) > 1:
+            call.notes.append("unphased DPYD variants: a list, not a diplotype")
+    call.notes.append(f"looked up by the two lowest-function alleles: {'; '.join(lowest)}")
+    score = sum(activity.get(n, 1.0) for n in lowest)
     call.activity_score = f"{score:.1f}"
     call.lookup_key = call.activity_score
     call.phenotype = ("Normal Metabolizer" if score >= 2 else
@@ -398,6 +476,29 @@ def _call_dpyd(gene: GeneDefinition, present: dict[int, tuple[str, ...]], phenot
     if call.missing and not call.assumed_reference:
         call.notes.append(f"{len(call.missing)} of {call.tested} positions missing; variants there were not tested")
     return call
+
+
+def _dpyd_key(name: str) -> tuple[int, int, str]:
+    """PharmCAT's order of DPYD alleles: Reference first, then by c. position."""
+    if name == "Reference":
+        return (0, 0, name)
+    digits = ""
+    for ch in name.removeprefix("c.").lstrip("-*"):
+        if not ch.isdigit():
+            break
+        digits += ch
+    return (1, int(digits) if digits else 0, name)
+
+
+def _dpyd_haplotype(alleles: list[str]) -> str:
+    if not alleles:
+        return "Reference"
+    return alleles[0] if len(alleles) == 1 else "[" + " + ".join(alleles) + "]"
+
+
+def _dpyd_haplotype_key(name: str) -> tuple[int, int, list[tuple[int, int, str]]]:
+    parts = name.strip("[]").split(" + ")
+    return (0 if name == "Reference" else 1, len(parts), [_dpyd_key(p) for p in parts])
 
 
 def _align_allele(allele: str, sample_ref: str, def_ref: str) -> str:
@@ -423,12 +524,13 @@ class PositionGenotypes:
 
 
 def read_genotypes(vcf_path: str, genes: Iterable[GeneDefinition], samples: list[str] | None,
-                   build: str = "GRCh38") -> tuple[list[str], dict[str, dict[int, PositionGenotypes]]]:
+                   build: str = "GRCh38", resources: Path | None = None,
+                   ) -> tuple[list[str], dict[str, dict[int, PositionGenotypes]]]:
     """For every gene, the genotype arrays of every chosen sample at every definition position."""
     vcf = open_vcf(vcf_path, gts012=False)
     check_build(vcf, build, vcf_path)
-    if build != "GRCh38":
-        raise PgxInputError(vcf_path, "pharmacogene definitions are GRCh38; a GRCh37 germline VCF is refused (liftover not yet supported)")
+    # Definitions are GRCh38; a GRCh37 file's records are lifted to them one by one.
+    lift = _liftover(resources) if build == "GRCh37" else None
     all_samples = list(vcf.samples)
     if not all_samples:
         raise PgxInputError(vcf_path, "VCF has no sample columns: genotypes cannot be called")
@@ -443,9 +545,12 @@ def read_genotypes(vcf_path: str, genes: Iterable[GeneDefinition], samples: list
     out: dict[str, dict[int, PositionGenotypes]] = {g.gene: {} for g in genes}
     has_index = Path(vcf_path + ".tbi").exists() or Path(vcf_path + ".csi").exists()
     contig_names = {bare_contig(c): c for c in vcf.seqnames} if has_index else {}
-    records = _region_records(vcf, genes, contig_names) if has_index else iter(vcf)
+    records = _region_records(vcf, genes, contig_names, lift) if has_index else iter(vcf)
     for record in records:
-        hit = wanted.get((bare_contig(record.CHROM), record.POS))
+        where: tuple[str, int] | None = (bare_contig(record.CHROM), record.POS)
+        if lift is not None:
+            where = lift.lift(record.CHROM, record.POS)
+        hit = wanted.get(where) if where else None
         if hit is None:
             continue
         gene, position = hit
@@ -492,10 +597,15 @@ def _genotypes_of_row(positions: list[int], by_pos: dict[int, PositionGenotypes]
     for k, pos in enumerate(positions):
         a, b = int(row[2 * k]), int(row[2 * k + 1])
         phased, phase_set = bool(row[2 * n + k]), int(row[3 * n + k])
-        if a < 0 or b == -1:
-            out[pos] = (None, False, None)  # missing or partial (0/.): not usable
-            continue
         alleles = by_pos[pos].alleles
+        if a < 0 and b < 0:
+            out[pos] = (None, False, None)  # missing
+            continue
+        if a < 0 or b == -1:
+            # A half call (./1): the known allele, and HALF_CALL for the unknown one.
+            half: tuple[str, ...] = (alleles[a] if a >= 0 else HALF_CALL, alleles[b] if b >= 0 else HALF_CALL)
+            out[pos] = (half, phased, phase_set if phase_set >= 0 else None)
+            continue
         called = (alleles[a],) if b == -2 else (alleles[a], alleles[b])
         out[pos] = (called, phased, phase_set if phase_set >= 0 else None)
     return out
@@ -511,14 +621,28 @@ def _phase_sets(record: Any, n: int) -> list[int | None] | None:
     return [int(x[0]) if x[0] >= 0 else None for x in ps]
 
 
-def _region_records(vcf: Any, genes: list[GeneDefinition], contigs: dict[str, str]) -> Iterable[Any]:
+def _liftover(resources: Path | None) -> Any:
+    from pgx.kb import default_resources
+    from pgx.liftover import LiftOver
+
+    return LiftOver.load((resources or default_resources()) / "liftover/GRCh37_to_GRCh38.tsv.gz")
+
+
+def _region_records(vcf: Any, genes: list[GeneDefinition], contigs: dict[str, str],
+                    lift: Any = None) -> Iterable[Any]:
     seen: set[tuple[str, int, str, str]] = set()
     for gene in genes:
-        chrom = contigs.get(bare_contig(gene.chrom))
-        if chrom is None:
-            continue
         lo = min(p.pos for p in gene.positions)
         hi = max(p.pos for p in gene.positions)
+        name = gene.chrom
+        if lift is not None:  # where the GRCh38 span lies in a GRCh37 file
+            span = lift.source_interval(gene.chrom, lo, hi)
+            if span is None:
+                continue
+            name, lo, hi = span
+        chrom = contigs.get(bare_contig(name))
+        if chrom is None:
+            continue
         with warnings.catch_warnings():
             # cyvcf2 warns when a contig has no records in the index; that is just no data.
             warnings.simplefilter("ignore", UserWarning)
@@ -541,7 +665,7 @@ def call_vcf(vcf_path: str, resources: Path, samples: list[str] | None = None,
             raise PgxInputError("--gene", f"not a gene called from VCF: {', '.join(unknown)}")
     chosen = [definitions[g] for g in (genes or sorted(definitions))]
     phenotypes = load_phenotypes(resources)
-    names, genotypes = read_genotypes(vcf_path, chosen, samples, build)
+    names, genotypes = read_genotypes(vcf_path, chosen, samples, build, resources)
     calls: list[Call] = []
     for gene in chosen:
         by_pos = genotypes[gene.gene]

@@ -98,7 +98,11 @@ def _build_into(shared: Path, civic_dir: Path, out: Path) -> dict[str, Any]:
     functions, diplotypes, phenotype_versions = pharmacogenes.build_phenotypes(
         [pgx / "pharmcat/phenotype", pgx / "pharmcat-archive/phenotype-latest-available"])
     put("pgx/functions.tsv", pharmacogenes.FUNCTION_COLUMNS, functions)
-    put("pgx/diplotypes.tsv.gz", pharmacogenes.DIPLOTYPE_COLUMNS, diplotypes)
+    # Outside-call genes' tables (CYP2D6: 15,051 diplotypes) apart: every VCF call would read them.
+    outside = set(pharmacogenes.OUTSIDE_CALL_GENES)
+    put("pgx/diplotypes.tsv.gz", pharmacogenes.DIPLOTYPE_COLUMNS, [d for d in diplotypes if d["gene"] not in outside])
+    put("pgx/outside_call_diplotypes.tsv.gz", pharmacogenes.DIPLOTYPE_COLUMNS,
+        [d for d in diplotypes if d["gene"] in outside])
     recommendations = pharmacogenes.build_recommendations(
         pgx / "pharmcat-archive/v2.12.0/recommendations_flat.tsv")
     put("pgx/recommendations.tsv", pharmacogenes.RECOMMENDATION_COLUMNS, recommendations)
