@@ -224,13 +224,13 @@ def _dpyd_cases() -> list[dict[str, str]]:
     return read_tsv(DPYD_CASES)
 
 
-def _dpyd_vcf(path: Path, spec: str, phased: bool) -> Path:
+def _dpyd_vcf(path: Path, spec: str, phased: bool, gene: str = "DPYD", contig: str = "chr1") -> Path:
     from pgx.pharmacogenes import load_definitions
 
     wanted = dict(part.split("=") for part in spec.split(";"))
     sep = "|" if phased else "/"
     lines = []
-    for p in load_definitions(RESOURCES)["DPYD"].positions:
+    for p in load_definitions(RESOURCES)[gene].positions:
         alleles = [p.ref, *p.alts]
         pair = wanted.get(p.rsid, f"{p.ref}/{p.ref}").split("/")
         codes = ["." if b == "." else str(alleles.index(b)) if b in alleles else str(len(alleles)) for b in pair]
@@ -281,3 +281,26 @@ def test_slco1b1_sub_alleles_are_reported_as_their_core_allele(tmp_path: Path) -
     assert (call.diplotype, call.phenotype, call.status) == ("*1/*45", "Decreased Function", "called")
     statins = [r for r in guidance([call], load_recommendations(RESOURCES), set()) if r["drug"] == "simvastatin"]
     assert statins and all("SLCO1B1=Decreased Function" in r["lookup_key"] for r in statins if r["source"] == "CPIC")
+
+
+def _ryr1_cases() -> list[dict[str, str]]:
+    from pgx.outputs import read_tsv
+
+    return read_tsv(Path(__file__).parent / "cases/pharmacogenes/ryr1_pharmcat.tsv")
+
+
+# PharmCAT's RYR1 data since December 2023 calls c.97A>G and c.14918C>T malignant-hyperthermia
+# associated; the bundled data (the newest the shared data holds) lists neither, so pgx looks up
+# c.97A>G and c.152C>A (the first two by position) instead.
+RYR1_KNOWN_DIFFERENCES = {"cacna1sMissing_ryr1Het4"}
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="RYR1 function data older than PharmCAT's"))
+    if c["case"] in RYR1_KNOWN_DIFFERENCES else c for c in _ryr1_cases()], ids=lambda c: c["case"])
+def test_ryr1_against_pharmcat_expectations(tmp_path: Path, case: dict[str, str]) -> None:
+    vcf = _dpyd_vcf(tmp_path / "ryr1.vcf", case["genotypes"], case["phased"] == "yes", gene="RYR1", contig="chr19")
+    call = one(vcf, "RYR1")
+    assert call.status == "called" and call.diplotype == case["diplotype"]
+    lowest = next(n for n in call.notes if n.startswith("looked up by the two lowest-function alleles: "))
+    assert sorted(lowest.split(": ", 1)[1].split("; ")) == sorted(case["lowest"].split(";"))

@@ -4,7 +4,8 @@ The matcher follows PharmCAT's rules: only definition positions are read (GRCh38
 absent from the VCF is missing, not reference (unless asked); phased strands are matched one by
 one when every heterozygous call shares one phase set; otherwise every diplotype consistent with
 all positions is enumerated and scored by the number of defined positions, and all top-scoring
-ties are returned. DPYD uses the two lowest-activity variants.
+ties are returned. DPYD and RYR1 are called variant by variant, the two lowest-function ones
+deciding.
 
 Cohort mode reads each gene's positions once for all samples and calls each distinct genotype
 pattern once.
@@ -270,11 +271,11 @@ def call_gene(gene: GeneDefinition, genotypes: dict[int, Genotype], phenotypes: 
             if all(a == position.ref for a in seen):  # ./0 says nothing: missing (PharmCAT)
                 call.missing.append(position)
                 continue
-            if gene.gene != "DPYD":
+            if gene.gene not in LOWEST_FUNCTION_GENES:
                 half_called.append(position.rsid or str(position.pos))
                 continue
-            # DPYD counts variants one by one: the known variant allele counts, the unknown
-            # one is read as reference, and the call says it may understate the risk.
+            # DPYD and RYR1 count variants one by one: the known variant allele counts, the
+            # unknown one is read as reference, and the call says it may understate the risk.
             alleles = tuple(position.ref if a == HALF_CALL else a for a in alleles)
             call.notes.append(f"uncertain: half-called genotype at {position.rsid or position.pos} "
                               "(one allele unknown, read as reference; the activity may be lower)")
@@ -328,8 +329,8 @@ def call_gene(gene: GeneDefinition, genotypes: dict[int, Genotype], phenotypes: 
         return call
     call.phased = all_het_phased and len(phase_sets) <= 1 and any(
         len(set(g)) > 1 for g in present.values())
-    if gene.gene == "DPYD":
-        return _call_dpyd(gene, present, phenotypes, call)
+    if gene.gene in LOWEST_FUNCTION_GENES:
+        return _call_lowest_function(gene, present, phenotypes, call)
     pairs, problem = _diplotype_candidates(gene, present, call.phased)
     if not pairs:
         call.notes.append(problem)
@@ -404,15 +405,28 @@ def _phenotype_of(gene: str, pair: tuple[NamedAllele, NamedAllele | None],
     return found
 
 
-def _call_dpyd(gene: GeneDefinition, present: dict[int, tuple[str, ...]], phenotypes: Phenotypes,
-               call: Call) -> Call:
-    """DPYD as PharmCAT calls it: phased (or effectively phased: at most one heterozygous
-    position) data per haplotype, each haplotype's lowest-function variant entering the
-    activity score; unphased data as the list of variants found, the two lowest-function
-    copies entering the score. An allele contained in a larger one found on the same
-    chromosome is not counted again (HapB3's intronic variant inside HapB3)."""
+# Genes PharmCAT calls variant by variant, the two lowest-function ones deciding (its
+# LowestFunctionGeneCaller and DPYD rules): what ranks lowest, per gene.
+LOWEST_FUNCTION_GENES = frozenset({"DPYD", "RYR1"})
+_RYR1_RANK = {"malignant hyperthermia associated": 0.0, "normal function": 1.0}
+
+
+def _call_lowest_function(gene: GeneDefinition, present: dict[int, tuple[str, ...]],
+                          phenotypes: Phenotypes, call: Call) -> Call:
+    """DPYD and RYR1 as PharmCAT calls them: phased (or effectively phased: at most one
+    heterozygous position) data per chromosome, each chromosome's lowest-function variant
+    deciding; unphased data as the list of variants found, the two lowest-function copies
+    deciding. An allele contained in a larger one found on the same chromosome is not counted
+    again (HapB3's intronic variant inside HapB3). DPYD ranks by activity value (their sum is
+    the activity score); RYR1 by function: malignant hyperthermia associated, then normal,
+    then uncertain or unknown."""
     ref = gene.reference
-    activity = {name: float(v) for (g, name), (_, v) in phenotypes.functions.items() if g == "DPYD" and v}
+    if gene.gene == "DPYD":
+        activity = {name: float(v) for (g, name), (_, v) in phenotypes.functions.items() if g == gene.gene and v}
+    else:
+        activity = {name: _RYR1_RANK.get(f.lower(), 2.0) for (g, name), (f, _) in phenotypes.functions.items()
+                    if g == gene.gene}
+        activity.setdefault("Reference", 1.0)
     # Alleles by their own variant positions, largest first: they claim shared variants first.
     variants = sorted(
         ((a.name, {pos: acc for pos, acc in a.defined.items() if not (ref.defined.get(pos, frozenset()) & acc)})
@@ -424,39 +438,42 @@ def _call_dpyd(gene: GeneDefinition, present: dict[int, tuple[str, ...]], phenot
                 for name, positions in variants]
     variants = [(name, positions) for name, positions in variants if positions]
 
-    def allocate(alt_counts: dict[int, int]) -> dict[str, int]:
-        remaining = dict(alt_counts)
+    def allocate(alt_bases: dict[int, list[str]]) -> dict[str, int]:
+        """Copies of each allele the variant bases make, larger alleles first; each base
+        counts for one allele only."""
+        remaining = {pos: list(bases) for pos, bases in alt_bases.items()}
         copies: dict[str, int] = {}
         for name, positions in variants:
-            n = min(remaining.get(pos, 0) for pos in positions)
+            n = min(sum(1 for b in remaining.get(pos, []) if b in acc) for pos, acc in positions.items())
             if n:
                 copies[name] = n
-                for pos in positions:
-                    remaining[pos] -= n
-        unexplained = [pos for pos, n in remaining.items() if n]
+                for pos, acc in positions.items():
+                    for _ in range(n):
+                        remaining[pos].remove(next(b for b in remaining[pos] if b in acc))
+        unexplained = [pos for pos, bases in remaining.items() if bases]
         if unexplained:
             names = ", ".join(p.rsid or str(p.pos) for p in gene.positions if p.pos in unexplained)
-            call.notes.append(f"variant at {names} forms no DPYD allele on its chromosome and was not "
-                              "counted (an exonic c.1236G>A without the intronic c.1129-5923C>G is not HapB3)")
+            call.notes.append(f"variant at {names} forms no {gene.gene} allele on its chromosome and was not "
+                              "counted (e.g. DPYD's exonic c.1236G>A without the intronic c.1129-5923C>G)")
         return copies
 
-    def alt_count(pos: int, bases: tuple[str, ...]) -> int:
-        accepted = [acc for _, positions in variants if pos in positions for acc in [positions[pos]]]
-        return sum(1 for b in bases if any(b in acc for acc in accepted))
+    def alt_bases(pos: int, bases: tuple[str, ...]) -> list[str]:
+        accepted = [positions[pos] for _, positions in variants if pos in positions]
+        return [b for b in bases if any(b in acc for acc in accepted)]
 
     hets = [pos for pos, g in present.items() if len(set(g)) > 1]
     if call.phased or len(hets) <= 1:
         # Effectively phased: a single heterozygous position needs no phase.
         haplotypes = []
         for strand in (0, 1):
-            counts = {pos: alt_count(pos, (g[strand],)) for pos, g in present.items() if len(g) > strand}
-            haplotypes.append(sorted(allocate(counts), key=_dpyd_key))
+            bases = {pos: alt_bases(pos, (g[strand],)) for pos, g in present.items() if len(g) > strand}
+            haplotypes.append(sorted(allocate(bases), key=_dpyd_key))
         names = sorted((_dpyd_haplotype(h) for h in haplotypes), key=_dpyd_haplotype_key)
         call.diplotype = "/".join(names)
         lowest = [min(h, key=lambda n: (activity.get(n, 1.0), _dpyd_key(n))) if h else "Reference"
                   for h in haplotypes]
     else:
-        copies = allocate({pos: alt_count(pos, g) for pos, g in present.items()})
+        copies = allocate({pos: alt_bases(pos, g) for pos, g in present.items()})
         listed = [f"{n} (homozygous)" if copies[n] > 1 else n for n in sorted(copies, key=_dpyd_key)]
         if sum(copies.values()) == 1:
             listed.insert(0, "Reference")
@@ -465,21 +482,33 @@ def _call_dpyd(gene: GeneDefinition, present: dict[int, tuple[str, ...]], phenot
                        key=lambda n: (activity.get(n, 1.0), _dpyd_key(n)))
         lowest = (found + ["Reference", "Reference"])[:2]
         if len(listed) > 1:
-            call.notes.append("unphased DPYD variants: a list, not a diplotype")
+            call.notes.append(f"unphased {gene.gene} variants: a list, not a diplotype")
     call.notes.append(f"looked up by the two lowest-function alleles: {'; '.join(lowest)}")
+    call.status = "called"
+    if gene.gene != "DPYD":
+        first, second = sorted(lowest)
+        known = phenotypes.diplotypes.get((gene.gene, first, second))
+        if known is not None:
+            call.phenotype, _, call.lookup_key = known
+        else:  # an allele the (pre-2024) RYR1 phenotype data does not list
+            call.phenotype = call.lookup_key = (
+                "Malignant Hyperthermia Susceptibility" if any(activity.get(n, 2.0) == 0.0 for n in lowest)
+                else "Uncertain Susceptibility")
+        if call.missing and not call.assumed_reference:
+            call.notes.append(f"{len(call.missing)} of {call.tested} positions missing; variants there were not tested")
+        return call
     score = sum(activity.get(n, 1.0) for n in lowest)
     call.activity_score = f"{score:.1f}"
     call.lookup_key = call.activity_score
     call.phenotype = ("Normal Metabolizer" if score >= 2 else
                       "Intermediate Metabolizer" if score >= 1 else "Poor Metabolizer")
-    call.status = "called"
     if call.missing and not call.assumed_reference:
         call.notes.append(f"{len(call.missing)} of {call.tested} positions missing; variants there were not tested")
     return call
 
 
 def _dpyd_key(name: str) -> tuple[int, int, str]:
-    """PharmCAT's order of DPYD alleles: Reference first, then by c. position."""
+    """PharmCAT's order of DPYD and RYR1 alleles: Reference first, then by c. position."""
     if name == "Reference":
         return (0, 0, name)
     digits = ""
