@@ -11,7 +11,6 @@ import pytest
 from conftest import RESOURCES, SHARED, needs_shared, write_vcf
 
 from pgx.cli import main
-from pgx.errors import PgxInputError
 from pgx.outputs import read_tsv
 from pgx.pharmacogenes import (
     guidance,
@@ -145,9 +144,14 @@ def test_hla_statuses_from_the_diplotype(tmp_path: Path) -> None:
     assert abacavir and abacavir[0]["classification"] == "Strong" and abacavir[0]["caution"]
 
 
-def test_one_line_per_gene(tmp_path: Path) -> None:
-    with pytest.raises(PgxInputError, match="HLA-B appears twice"):
-        _outside(tmp_path, "HLA-B\t*57:01/*44:02\nHLA-B\t*15:02/*44:02\n")
+def test_several_lines_for_one_gene_are_several_results_all_shown(tmp_path: Path) -> None:
+    # PharmCAT's Cyp2d6Test.testCyp2d6DoubleCall: *1/*1 (NM) and *1/*1x7 (UM, *1x≥3).
+    (call,) = _outside(tmp_path, "CYP2D6\t*1/*1\nCYP2D6\t*1/*1x7\n")
+    assert [a.phenotype for a in call.alternatives] == ["Normal Metabolizer", "Ultrarapid Metabolizer"]
+    assert call.diplotype == "*1/*1 OR *1/*1x7" and call.status == "called"
+    rows = [r for r in guidance([call], load_recommendations(RESOURCES), set())
+            if r["drug"] == "codeine" and r["source"] == "CPIC"]
+    assert {r["lookup_key"] for r in rows} == {"CYP2D6=2.0", "CYP2D6=≥4.0"}
 
 
 def test_untested_gene_gets_an_explicit_row_and_no_result_guidance() -> None:

@@ -111,6 +111,9 @@ class Call:
     source: str = "vcf"
     notes: list[str] = field(default_factory=list)
     version: str = ""
+    # Several outside calls for one gene (PharmCAT's multi-call): each one's own result; the
+    # guidance for every one of them is shown.
+    alternatives: list[Call] = field(default_factory=list)
 
     def as_row(self) -> dict[str, object]:
         return {
@@ -717,7 +720,8 @@ def call_vcf(vcf_path: str, resources: Path, samples: list[str] | None = None,
 def _for_sample(call: Call, sample: str) -> Call:
     return Call(sample, call.gene, call.diplotype, call.phenotype, call.activity_score,
                 call.lookup_key, call.status, list(call.missing), call.tested,
-                call.assumed_reference, call.phased, call.source, list(call.notes), call.version)
+                call.assumed_reference, call.phased, call.source, list(call.notes), call.version,
+                [_for_sample(a, sample) for a in call.alternatives])
 
 
 # Genes never called from a VCF here, and what the user should supply instead.
@@ -752,12 +756,12 @@ def not_tested(gene: str, sample: str) -> Call:
 def read_outside_calls(path: str, sample: str, phenotypes: Phenotypes,
                        hla_alleles: dict[str, list[str]]) -> list[Call]:
     """Outside calls in PharmCAT's format: gene<TAB>diplotype[<TAB>phenotype[<TAB>activity score]],
-    no header, one line per gene. The diplotype is translated as PharmCAT does: CYP2D6 and
+    no header. Several lines for one gene are several possible results, all of them shown (PharmCAT's
+    multi-call). The diplotype is translated as PharmCAT does: CYP2D6 and
     MT-RNR1 through their phenotype tables (phenotype and activity score), HLA-A/B into the
     positivity of each allele the guidelines test for. A phenotype or activity score given on
     the line is kept as given."""
-    calls: list[Call] = []
-    lines: dict[str, int] = {}
+    by_gene: dict[str, list[Call]] = {}
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -769,15 +773,25 @@ def read_outside_calls(path: str, sample: str, phenotypes: Phenotypes,
         if len(parts) < 2 or not parts[0] or not any(parts[1:4]):
             raise PgxInputError(path, "expected gene<TAB>diplotype[<TAB>phenotype<TAB>activity score]",
                                 record=f"line {n}")
-        gene = parts[0]
-        if gene in lines:
-            raise PgxInputError(path, f"{gene} appears twice (lines {lines[gene]} and {n}): one line per gene",
-                                record=f"line {n}")
-        lines[gene] = n
         diplotype, phenotype, activity = (parts + ["", "", ""])[1:4]
-        calls.append(_translate_outside_call(gene, diplotype, phenotype, activity, sample, phenotypes,
-                                             hla_alleles, path, n))
-    return calls
+        by_gene.setdefault(parts[0], []).append(_translate_outside_call(
+            parts[0], diplotype, phenotype, activity, sample, phenotypes, hla_alleles, path, n))
+    return [found[0] if len(found) == 1 else _multi_call(found) for found in by_gene.values()]
+
+
+def _multi_call(found: list[Call]) -> Call:
+    """Several outside calls for one gene: all of them stand, as in PharmCAT (its multi-call)."""
+    def joined(values: list[str]) -> str:
+        return " OR ".join(dict.fromkeys(v for v in values if v))
+
+    first = found[0]
+    return Call(sample=first.sample, gene=first.gene, diplotype=joined([c.diplotype for c in found]),
+                phenotype=joined([c.phenotype for c in found]),
+                activity_score=joined([c.activity_score for c in found]),
+                lookup_key=joined([c.lookup_key for c in found]),
+                status="called" if all(c.status == "called" for c in found) else "not_called",
+                source="outside_call", alternatives=found,
+                notes=[f"{len(found)} outside calls for {first.gene}: the guidance of each is shown"])
 
 
 def _translate_outside_call(gene: str, diplotype: str, phenotype: str, activity: str, sample: str,
@@ -796,7 +810,7 @@ def _translate_outside_call(gene: str, diplotype: str, phenotype: str, activity:
         return call
     found: tuple[str, str, str] | None = None
     if diplotype:
-        names = sorted(a.strip() for a in diplotype.split("/"))
+        names = sorted(_copies_named(a.strip(), gene, phenotypes) for a in diplotype.split("/"))
         if len(names) == 1:
             names.append("")
         found = phenotypes.diplotypes.get((gene, names[0], names[1]))
@@ -826,6 +840,18 @@ def _translate_outside_call(gene: str, diplotype: str, phenotype: str, activity:
     return call
 
 
+_COPIES = re.compile(r"^(\*\d+)x(\d+)$")
+
+
+def _copies_named(allele: str, gene: str, phenotypes: Phenotypes) -> str:
+    """'*1x7' as the phenotype data names three or more copies: '*1x≥3' (PharmCAT)."""
+    m = _COPIES.match(allele)
+    if m and int(m[2]) >= 3 and (gene, allele) not in phenotypes.functions \
+            and (gene, f"{m[1]}x≥3") in phenotypes.functions:
+        return f"{m[1]}x≥3"
+    return allele
+
+
 def _phenotype_of_score(gene: str, score: str, phenotypes: Phenotypes) -> str:
     """The phenotype the gene's table gives every diplotype with this activity score."""
     seen = {p for (g, _, _), (p, _, key) in phenotypes.diplotypes.items() if g == gene and key == score}
@@ -850,20 +876,23 @@ def load_recommendations(resources: Path) -> list[dict[str, str]]:
     return load_table(resources, "pgx/recommendations.tsv")
 
 
-def _gene_keys(call: Call) -> list[str]:
-    """What a gene result is looked up by, most specific first: the diplotype as DPWG keys some
-    rows ({'*1': 1.0, '*3': 1.0}), the lookup key (activity score or phenotype), the phenotype
-    name (DPWG keys CYP2C9 by it); HLA: the positivity of each allele. 'No Result' when the
-    gene was not called."""
+def _gene_keys(call: Call) -> list[list[str]]:
+    """What a gene result is looked up by: one list per possible result (several outside calls
+    are several), each most specific first: the diplotype as DPWG keys some rows
+    ({'*1': 1.0, '*3': 1.0}), the lookup key (activity score or phenotype), the phenotype name
+    (DPWG keys CYP2C9 by it); HLA: the positivity of each allele, all equally specific.
+    'No Result' when the gene was not called."""
+    if call.alternatives:
+        return [keys for alternative in call.alternatives for keys in _gene_keys(alternative)]
     if call.status != "called" or not call.lookup_key:
-        return ["No Result"]
+        return [["No Result"]]
     if call.gene in HLA_GENES:
-        return [k.strip() for k in call.lookup_key.split(";") if k.strip()]
+        return [[k.strip()] for k in call.lookup_key.split(";") if k.strip()]
     keys = []
     if "/" in call.diplotype and " OR " not in call.diplotype:
         keys.append(_diplotype_key(call.diplotype.split("/")))
     keys += [call.lookup_key, call.phenotype]
-    return [k for k in keys if k]
+    return [[k for k in keys if k]]
 
 
 def _diplotype_key(alleles: list[str]) -> str:
@@ -909,13 +938,14 @@ def guidance(calls: list[Call], recommendations: list[dict[str, str]],
             needing_untested.setdefault((r["source"], r["drug"], r["genes"]), set()).update(missing)
         ranks = []
         for gene, value in wanted.items():
-            accepted = [_normalised_key(k) for k in keys[gene]]
             target = _normalised_key(value)
-            if target not in accepted:
+            fits = [[_normalised_key(k) for k in keys_].index(target) for keys_ in keys[gene]
+                    if target in [_normalised_key(k) for k in keys_]]
+            if not fits:
                 break
-            ranks.append(accepted.index(target))
+            ranks.append(min(fits))
         else:
-            if all(keys[g] == ["No Result"] for g in wanted):
+            if all(keys[g] == [["No Result"]] for g in wanted):
                 continue
             group = (r["source"], r["drug"], r["genes"], r["population"])
             specificity = sum(ranks)
