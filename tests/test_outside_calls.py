@@ -194,3 +194,21 @@ def test_missing_as_reference_never_fills_a_whole_gene(tmp_path: Path) -> None:
     for gene in ("CYP2C9", "DPYD", "TPMT"):
         assert calls[gene].status == "not_called" and "not tested" in "; ".join(calls[gene].notes), gene
         assert not calls[gene].assumed_reference
+
+
+def test_a_phenotype_alone_is_looked_up_by_every_activity_score_it_covers(tmp_path: Path) -> None:
+    # PharmCAT's Cyp2d6Test.testCyp2d6PhenotypeHasMultipleActivityScore.
+    (call,) = _outside(tmp_path, "CYP2D6\t\tIntermediate Metabolizer\n")
+    assert [a.lookup_key for a in call.alternatives] == ["0.25", "0.5", "0.75", "1.0"]
+    assert call.status == "called" and call.activity_score == ""
+    codeine = {r["lookup_key"] for r in guidance([call], load_recommendations(RESOURCES), set())
+               if r["drug"] == "codeine" and r["source"] == "CPIC"}
+    assert codeine == {"CYP2D6=0.25", "CYP2D6=0.5", "CYP2D6=0.75", "CYP2D6=1.0"}
+
+
+def test_an_allele_of_unknown_function_is_indeterminate(tmp_path: Path) -> None:
+    # PharmCAT's Cyp2d6Test.testCyp2d6AlleleWithNoFunction: *1/*XXX is Indeterminate.
+    (call,) = _outside(tmp_path, "CYP2D6\t*1/*XXX\n")
+    assert (call.phenotype, call.lookup_key, call.status) == ("Indeterminate", "n/a", "called")
+    rows = [r for r in guidance([call], load_recommendations(RESOURCES), set()) if r["source"] == "CPIC"]
+    assert rows and {r["lookup_key"] for r in rows} == {"CYP2D6=n/a"}

@@ -816,6 +816,11 @@ def _translate_outside_call(gene: str, diplotype: str, phenotype: str, activity:
         found = phenotypes.diplotypes.get((gene, names[0], names[1]))
         if found is None and gene in phenotypes.genes:
             call.notes.append(f"diplotype {diplotype} is not in the {gene} phenotype data")
+            names_known = all((gene, a) in phenotypes.functions for a in names if a)
+            if gene in ACTIVITY_SCORE_GENES and not names_known:
+                # An allele of unknown function: Indeterminate, looked up as the guidelines' 'n/a'
+                # (PharmCAT, Cyp2d6Test.testCyp2d6AlleleWithNoFunction).
+                found = ("Indeterminate", "", "n/a")
     if found:
         call.phenotype = phenotype or found[0]
         call.activity_score = activity or found[1]
@@ -832,9 +837,17 @@ def _translate_outside_call(gene: str, diplotype: str, phenotype: str, activity:
         if not call.phenotype:
             call.phenotype = _phenotype_of_score(gene, call.activity_score, phenotypes)
     elif not found and phenotype:
-        call.lookup_key = "" if gene in ACTIVITY_SCORE_GENES else phenotype
+        call.lookup_key = phenotype
         if gene in ACTIVITY_SCORE_GENES:
-            call.notes.append("a phenotype without an activity score: score-keyed guidance cannot be looked up")
+            # Guidance is keyed by activity score: a phenotype stands for every score it covers
+            # (CYP2D6 Intermediate Metabolizer: 0.25, 0.5, 0.75, 1.0), as PharmCAT looks it up.
+            scores = sorted({key for (g, _, _), (p, _, key) in phenotypes.diplotypes.items()
+                             if g == gene and p == phenotype and key}, key=_score_order)
+            call.alternatives = [Call(sample=sample, gene=gene, phenotype=phenotype, lookup_key=score,
+                                      status="called", source="outside_call") for score in scores]
+            call.lookup_key = " OR ".join(scores)
+            call.notes.append(f"a phenotype without an activity score: looked up by every score it covers "
+                              f"({', '.join(scores) or 'none'})")
     if not call.lookup_key:
         call.status = "not_called"
     return call
@@ -850,6 +863,13 @@ def _copies_named(allele: str, gene: str, phenotypes: Phenotypes) -> str:
             and (gene, f"{m[1]}x≥3") in phenotypes.functions:
         return f"{m[1]}x≥3"
     return allele
+
+
+def _score_order(score: str) -> tuple[float, str]:
+    try:
+        return (float(score.lstrip("≥")), score)
+    except ValueError:
+        return (float("inf"), score)
 
 
 def _phenotype_of_score(gene: str, score: str, phenotypes: Phenotypes) -> str:
