@@ -56,7 +56,7 @@ def test_report_validates_against_its_schema_and_rejects_bad_levels(tmp_path: Pa
 
 def test_empty_sections_say_nothing_was_found(tmp_path: Path) -> None:
     html = render_html(make(tmp_path, []))
-    for section in ("sensitivity", "resistance", "pharmacogenomics", "germline"):
+    for section in ("therapies", "resistance", "pharmacogenomics", "germline", "variants", "evidence"):
         block = html.split(f'<section id="{section}">', 1)[1].split("</section>", 1)[0]
         assert "Nothing found" in block or "nothing" in block.lower(), section
 
@@ -114,3 +114,46 @@ def test_tmb_is_computed_only_with_a_callable_size() -> None:
     assert tumor_mutational_burden(variants, 2.0)["value"] == 2.0
     unknown = tumor_mutational_burden(variants, 0)
     assert unknown["value"] is None and "not computed" in unknown["note"]
+
+
+def test_tiles_count_what_the_sections_show(tmp_path: Path) -> None:
+    rows = [match_row(level="A", source_id="EID1"), match_row(therapy="Dabrafenib + Trametinib", level="B", source_id="EID5"),
+            match_row(therapy="Trametinib + Dabrafenib", level="C", on_label=False, source_id="EID6"),
+            match_row(direction="resistance", therapy="Cetuximab", source_id="EID2"),
+            match_row(direction="no_benefit", therapy="Sorafenib", level="C", source_id="EID3")]
+    report = make(tmp_path, rows)
+    summary, therapies = report["summary"], report["therapies"]
+    assert summary["therapies_to_discuss"] == len(therapies["to_discuss"]) == 2  # one row per drug set
+    assert summary["therapies_resistance"] == len(therapies["resistance"]) == 1
+    assert summary["therapy_evidence_items"] == sum(summary["matches_by_level"].values()) == 5
+    html = render_html(report)
+    assert html.count('<tr class="a-') == len(therapies["to_discuss"]) + len(therapies["resistance"]) + len(therapies["other"])
+    validate_report(report)
+
+
+def test_a_conflicting_therapy_is_never_a_plain_recommendation(tmp_path: Path) -> None:
+    rows = [match_row(gene="EGFR", alteration="L858R", therapy="Erlotinib", variant_keys="k1", source_id="EID1"),
+            match_row(gene="EGFR", alteration="T790M", therapy="Erlotinib", direction="resistance", variant_keys="k2",
+                      source_id="EID2"),
+            match_row(gene="EGFR", alteration="T790M", therapy="Osimertinib", variant_keys="k2", source_id="EID3")]
+    report = make(tmp_path, rows)
+    kinds = {k["drug"]: k["direction"] for k in report["key_findings"]}
+    assert kinds == {"Osimertinib": "sensitivity", "Erlotinib": "conflicting"}
+    assert report["key_findings"][0]["drug"] == "Osimertinib"
+    erlotinib = next(k for k in report["key_findings"] if k["drug"] == "Erlotinib")
+    assert "T790M" in erlotinib["counter_evidence"]
+
+
+def test_only_http_links_are_rendered(tmp_path: Path) -> None:
+    html = render_html(make(tmp_path, [match_row(source_url="javascript:alert(1)", source_id="LAB-1", source="Lab")]))
+    assert "javascript:" not in html
+
+
+def test_docs_show_the_first_screen_of_every_demo_report() -> None:
+    root = Path(__file__).resolve().parents[1]
+    patients = [line.split("\t")[0] for line in (root / "config/samples.tsv").read_text().splitlines()[1:] if line]
+    doc = (root / "docs/report.md").read_text()
+    assert patients
+    for patient in patients:
+        picture = root / "docs/report" / f"{patient}.png"
+        assert f"](report/{patient}.png)" in doc and picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -111,8 +111,9 @@ def test_final_match_table_flags_drugs_with_pgx_guidance(demo_run: Path) -> None
 
     rows = read_tsv(demo_run / "CRC-01/matches.tsv")
     flagged = {r["therapy"]: r["pgx_guidance"] for r in rows if r["pgx_guidance"]}
-    # DPWG keys irinotecan by the diplotype (the most specific row that fits *1/*28).
-    assert "irinotecan (UGT1A1=*1/*28)" in flagged["Selumetinib + Irinotecan"]
+    assert "capecitabine (DPYD=1.0 (Intermediate Metabolizer))" in flagged["Capecitabine"]
+    # DPWG keys irinotecan by the diplotype *1/*28 and says "NO action is needed": no flag.
+    assert "Selumetinib + Irinotecan" not in flagged
     assert all(not r["pgx_guidance"] for r in read_tsv(demo_run / "MEL-01/matches.tsv")
                if "Vemurafenib" == r["therapy"])
 

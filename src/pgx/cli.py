@@ -152,7 +152,10 @@ def cmd_diplotypes(args: argparse.Namespace) -> None:
         proposed: set[str] = set()
         if args.matches and Path(args.matches).exists():
             for m in read_tsv(args.matches):
-                proposed |= {d.strip().lower() for d in m["therapy"].replace(" then ", " + ").split(" + ") if d.strip()}
+                # Proposed: drugs the tumor's evidence speaks for in its own tumor type, not any
+                # drug named in a resistance or off-label row.
+                if m["direction"] == "sensitivity" and m["on_label"] == "true":
+                    proposed |= {d.strip().lower() for d in m["therapy"].replace(" then ", " + ").split(" + ") if d.strip()}
         rows: list[dict[str, object]] = []
         for sample in sorted({c.sample for c in calls}):
             rows += guidance([c for c in calls if c.sample == sample], recommendations, proposed)

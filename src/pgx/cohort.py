@@ -12,9 +12,9 @@ from pgx.outputs import write_text_atomic, write_tsv_atomic
 from pgx.report import _environment
 
 SUMMARY_COLUMNS = [
-    "patient", "tumor_type", "best_level", "on_label_level_A_B", "actionable_genes",
-    "therapy_matches", "resistance_or_no_benefit", "pharmacogene_cautions", "dpyd_phenotype",
-    "pharmacogenes_called", "pharmacogenes_tested", "report",
+    "patient", "tumor_type", "best_level", "therapies_to_discuss", "conflicting_therapies",
+    "actionable_genes", "germline_findings", "therapy_matches", "resistance_or_no_benefit",
+    "pharmacogene_cautions", "dpyd_phenotype", "pharmacogenes_called", "pharmacogenes_tested", "report",
 ]
 
 
@@ -26,24 +26,36 @@ def summarise(report_paths: list[str], out_tsv: str, out_html: str) -> dict[str,
     for path in sorted(report_paths):
         report = json.loads(Path(path).read_text())
         sens = report["therapeutic"]["sensitivity"]
+        therapies = report.get("therapies", {"to_discuss": [], "resistance": [], "other": []})
         code = report["patient"]["tumor_type"]["code"]
+        # The best level a therapy the tumor does not resist reaches: a conflicting therapy
+        # (resistance from the same patient) does not count.
         best: dict[str, str] = {}
+        for t in therapies["to_discuss"] + therapies["other"]:
+            if t["assessment"] != "sensitive":
+                continue
+            for s_ in t["supporting"]:
+                level = s_["level"]
+                for g in s_["gene"].split(";"):
+                    if level and (g not in best or level < best[g]):
+                        best[g] = level
         for m in sens:
-            for g in m["gene"].split(";"):
-                if g not in best or m["level"] < best[g]:
-                    best[g] = m["level"]
             by_level_and_type[(m["level"], code)] += 1
         genes.update(best.keys())
         calls = {c["gene"]: c for c in report["pharmacogenomics"]["calls"]}
         for gene, c in calls.items():
             phenotypes.setdefault(gene, Counter())[c["phenotype"] or "not called"] += 1
         cautions = sorted({g["drug"] for g in report["pharmacogenomics"]["guidance"] if g["caution"] == "true"})
-        levels = sorted(m["level"] for m in sens)
+        levels = sorted(best.values())
+        germline = sorted({f"{m['gene']} {m['alteration']}" for m in report["germline_findings"]})
         patients.append({
             "patient": report["patient"]["id"], "tumor_type": code,
             "best_level": levels[0] if levels else "",
-            "on_label_level_A_B": sum(1 for m in sens if m["on_label"] and m["level"] in "AB"),
+            "therapies_to_discuss": sum(1 for t in therapies["to_discuss"] if t["assessment"] == "sensitive"),
+            "conflicting_therapies": ";".join(t["therapy"] for t in therapies["to_discuss"]
+                                              if t["assessment"] == "conflicting"),
             "actionable_genes": ";".join(sorted(best)),
+            "germline_findings": ";".join(germline),
             "therapy_matches": len(sens),
             "resistance_or_no_benefit": len(report["therapeutic"]["resistance"]),
             "pharmacogene_cautions": ";".join(cautions),

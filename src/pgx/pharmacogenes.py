@@ -983,7 +983,7 @@ def guidance(calls: list[Call], recommendations: list[dict[str, str]],
             # Whether the patient's result departs from typical function: the HLA status the
             # row is keyed by; else the gene's own phenotype and lookup key (a diplotype-keyed
             # DPWG row says nothing of function by its key).
-            caution = r["classification"] != "No recommendation" and any(
+            caution = r["classification"] != "No recommendation" and not _STANDARD_CARE.match(r["recommendation"]) and any(
                 _altered(g, v) if g in HLA_GENES else
                 _altered(g, by_gene[g].lookup_key) or _altered(g, by_gene[g].phenotype)
                 for g, v in wanted.items() if by_gene[g].status == "called")
@@ -1014,6 +1014,18 @@ def _guidance_row(sample: str, r: dict[str, str], proposed_drugs: set[str], caut
         "caution": caution, "data_version": r["data_version"],
     }
 
+
+# A guideline row keyed by an altered phenotype may still say "dose as usual" (DPWG: UGT1A1
+# intermediate → irinotecan "NO action is needed"; CPIC: CYP2C19 intermediate → voriconazole
+# "standard of care dosing"): no caution. These are the guidelines' own fixed openings
+# (every first sentence in resources/pgx/recommendations.tsv was read to list them).
+_STANDARD_CARE = re.compile(
+    r"\s*(no action is (needed|required)|no adjustments needed from typical dosing"
+    r"|initiate therapy with (recommended (starting dose|standard of care dosing)|standard recommended dose)"
+    r"|initiate standard starting daily dose|use \w+ per standard dosing guidelines"
+    r"|use \w+ label recommended age- or weight-specific dosing|use \w+ according to the product label"
+    r"|the guideline does not provide a recommendation"
+    r"|(based on \w+( status)?, )?start with normal starting dose)", re.IGNORECASE)
 
 _ALTERED_WORDS = ("poor", "intermediate", "ultrarapid", "decreased", "increased", "deficient",
                   "susceptible", "positive", "no function", "variable")

@@ -57,7 +57,7 @@ def _match_json(r: dict[str, str]) -> dict[str, Any]:
         "source_url": r["source_url"],
         "citations": [c for c in r["citations"].split(";") if c],
         "profile": r["profile"], "hgvsp": r["hgvsp"], "hgvsc": r["hgvsc"], "vaf": r["vaf"],
-        "origin": r["origin"], "kb_version": r["kb_version"],
+        "origin": r["origin"], "kb_version": r["kb_version"], "variant_keys": r.get("variant_keys", ""),
         "assessment": r.get("assessment", ""), "counter_evidence": r.get("counter_evidence", ""),
         "match_note": r.get("match_note", ""),
         "pgx_caution": r.get("pgx_caution", ""),
@@ -106,14 +106,15 @@ def build_report(
     sensitivity = [m for m in therapeutic if m["direction"] in SENSITIVITY]
     against = [m for m in therapeutic if m["direction"] in AGAINST]
     other = [m for m in matches if m["evidence_type"] != "Predictive"]
-    matched_keys = {k for r in _rows(matches_tsv) for k in r["variant_keys"].split(";")}
+    matched_keys = {k for r in weighed for k in r.get("variant_keys", "").split(";") if k}
     uncertain = [v for v in variants if v["variant_key"] not in matched_keys]
+    # One source for every number: the tiles count the lists the sections show.
     by_level: dict[str, int] = {lvl: 0 for lvl in "ABCD"}
-    for m in sensitivity + against:
+    for m in therapeutic:
         by_level[m["level"]] = by_level.get(m["level"], 0) + 1
     called = [c for c in calls if c["status"] in ("called", "ambiguous")]
-    key_findings = _key_findings(sensitivity + [g for g in germline if g["direction"] in SENSITIVITY],
-                                 against, guidance)
+    therapies = therapy_assessments([m for m in weighed if m["evidence_type"] == "Predictive"], guidance, calls)
+    key_findings = _key_findings(therapies, germline, guidance, calls)
     qc = json.loads(Path(qc_json).read_text()) if qc_json and Path(qc_json).exists() else {}
     return {
         "schema_version": SCHEMA_VERSION,
@@ -126,6 +127,10 @@ def build_report(
             "matches_by_level": by_level,
             "therapy_matches": len(sensitivity),
             "resistance_or_no_benefit": len(against),
+            "therapy_evidence_items": len(therapeutic),
+            "therapies_to_discuss": len(therapies["to_discuss"]),
+            "therapies_resistance": len(therapies["resistance"]),
+            "germline_findings": len({m["alteration"] for m in germline}),
             "pharmacogenes_called": len(called),
             "pharmacogenes_tested": sum(1 for c in calls if c["status"] != "not_tested"),
             "pharmacogenes_not_tested": sorted(c["gene"] for c in calls if c["status"] == "not_tested"),
@@ -133,6 +138,9 @@ def build_report(
             {"value": None, "note": "not computed: no tumor VCF"},
         },
         "key_findings": key_findings,
+        "therapies": therapies,
+        "variants_of_interest": _variants_of_interest(variants, weighed),
+        "evidence_groups": _evidence_groups(weighed),
         "therapeutic": {"sensitivity": sensitivity, "resistance": against, "prognostic_diagnostic": other},
         "pharmacogenomics": {"calls": calls, "guidance": guidance},
         "germline_findings": germline,
@@ -184,50 +192,191 @@ def _references(matches: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"citation": c, "evidence": sorted(ids)} for c, ids in sorted(cited.items())]
 
 
-def _key_findings(sensitivity: list[dict[str, Any]], against: list[dict[str, Any]],
-                  guidance: list[dict[str, str]]) -> list[dict[str, Any]]:
-    """Drug first, one line each: therapies assessed `sensitive` at on-label level A/B (somatic
-    or germline); therapies with sensitivity and decisive evidence against them, as
-    conflicting, naming what speaks against; resistances at A/B; pharmacogenomic cautions.
-    A drug the tumor resists is never listed as a plain recommendation."""
-    from pgx.match import Assessment
+_VERDICT_ORDER = {"sensitive": 0, "conflicting": 1, "resistant": 2, "no_benefit": 3}
+
+
+def therapy_assessments(predictive: list[dict[str, Any]], guidance: list[dict[str, str]],
+                        calls: list[dict[str, str]]) -> dict[str, list[dict[str, Any]]]:
+    """One row per therapy (its set of drugs), from the per-therapy assessment of the matcher:
+    best on-label level, the supporting alterations (somatic or germline), the evidence against,
+    the pharmacogenomic caution in short, and how many evidence items stand behind it.
+    Sections: therapies to discuss (sensitive or conflicting, on-label level A/B); resistance and
+    no benefit (on-label A/B); everything else (off-label, preclinical)."""
+    from pgx.match import LEVELS
+
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for m in predictive:
+        if m["therapy"]:
+            groups.setdefault(tuple(sorted(_therapy_drugs(m["therapy"]))), []).append(m)
+    cautions = pgx_cautions(guidance, calls)
+    rows: list[dict[str, Any]] = []
+    for drugs, group in groups.items():
+        sensitive = [m for m in group if m["direction"] in SENSITIVITY]
+        against = [m for m in group if m["direction"] in AGAINST]
+
+        def best(items: list[dict[str, Any]], on_label: bool) -> str:
+            levels = [m["level"] for m in items if m["on_label"] or not on_label]
+            return min(levels, key=LEVELS.index) if levels else ""
+
+        supporting: dict[str, dict[str, Any]] = {}
+        for m in sorted(sensitive, key=lambda m: (LEVELS.index(m["level"]), not m["on_label"])):
+            supporting.setdefault(f"{m['gene']} {m['alteration']}", {
+                "gene": m["gene"], "alteration": m["alteration"], "origin": m["origin"],
+                "level": m["level"], "on_label": m["on_label"]})
+        rows.append({
+            "therapy": (sensitive or group)[0]["therapy"],
+            "drugs": list(drugs),
+            "assessment": group[0]["assessment"],
+            "best_on_label_level": best(sensitive, True),
+            "best_level": best(sensitive, False),
+            "resistance_on_label_level": best(against, True),
+            "supporting": list(supporting.values()),
+            "counter_evidence": [c for c in group[0]["counter_evidence"].split("; ") if c],
+            "pgx": [c for d in drugs for c in cautions.get(d, [])],
+            "evidence_items": len({m["source_id"] for m in group}),
+            "origins": sorted({m["origin"] for m in group}),
+            "_rank": len(rows),  # the matcher's order: its strongest, most exact evidence first
+        })
+    strong = ("A", "B")
+    to_discuss = [t for t in rows if t["assessment"] in ("sensitive", "conflicting") and t["best_on_label_level"] in strong]
+    resistance = [t for t in rows if t["assessment"] in ("resistant", "no_benefit")
+                  and t["resistance_on_label_level"] in strong]
+    listed = {id(t) for t in to_discuss + resistance}
+    rest = [t for t in rows if id(t) not in listed]
+
+    def order(t: dict[str, Any]) -> tuple[int, int, int]:
+        level = t["best_on_label_level"] or t["resistance_on_label_level"] or t["best_level"] or "D"
+        return (_VERDICT_ORDER.get(t["assessment"], 4), LEVELS.index(level), t["_rank"])
+
+    sections = {"to_discuss": sorted(to_discuss, key=order), "resistance": sorted(resistance, key=order),
+                "other": sorted(rest, key=order)}
+    for section in sections.values():
+        for t in section:
+            del t["_rank"]
+    return sections
+
+
+def _caution_entries(guidance: list[dict[str, str]], calls: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The recommendations that depart from standard, CPIC first, each with its gene result
+    ('DPYD Intermediate Metabolizer (activity 1.0)'), the first sentence of the recommendation,
+    source and strength."""
+    phenotype = {c["gene"]: c for c in calls}
+    out: list[dict[str, str]] = []
+    for g in sorted(guidance, key=lambda g: (g["source"] != "CPIC", g["drug"])):
+        if not _bool(g["caution"]):
+            continue
+        results = []
+        for gene in g["genes"].split(","):
+            c = phenotype.get(gene, {})
+            result = c.get("phenotype") or readable_lookup(g["lookup_key"])
+            if c.get("activity_score"):
+                result += f" (activity {c['activity_score']})"
+            results.append(f"{gene} {result}")
+        first = g["recommendation"].split(". ")[0].strip()
+        out.append({"drug": g["drug"].lower(), "gene": g["genes"].split(",")[0], "result": "; ".join(results),
+                    "recommendation": first if len(first) <= 160 else first[:157] + "...",
+                    "strength": f"{g['source']}, {g['classification'] or 'unclassified'}"})
+    return out
+
+
+def pgx_cautions(guidance: list[dict[str, str]], calls: list[dict[str, str]]) -> dict[str, list[str]]:
+    """Drug → its cautions in short ('DPYD Intermediate Metabolizer (activity 1.0): Reduce
+    starting dose by 50%... (CPIC, Strong)')."""
+    out: dict[str, list[str]] = {}
+    for e in _caution_entries(guidance, calls):
+        out.setdefault(e["drug"], []).append(f"{e['result']}: {e['recommendation']} ({e['strength']})")
+    return out
+
+
+def _variants_of_interest(variants: list[dict[str, str]], matches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The analysed variants behind any match: gene, protein change, HGVSc, consequence, VAF,
+    depth, filters (the rest stay in variants.tsv)."""
+    keys = {k for m in matches if m["origin"] == "somatic" for k in m.get("variant_keys", "").split(";") if k}
+    return [{"gene": v["gene"], "protein_change": v.get("protein_change") or "", "hgvsc": v.get("hgvsc") or "",
+             "consequence": v.get("consequence") or "", "vaf": v.get("vaf") or "", "depth": v.get("depth") or "",
+             "filter": v.get("filter") or "", "origin": "somatic", "variant_key": v["variant_key"]}
+            for v in variants if v["variant_key"] in keys]
+
+
+def _evidence_groups(matches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Evidence items grouped per alteration × therapy, best first: what the report expands."""
+    from pgx.match import LEVELS
+
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for m in matches:
+        groups.setdefault((f"{m['gene']} {m['alteration']}", m["therapy"] or "(no therapy)", m["origin"]), []).append(m)
+    out = []
+    for (alteration, therapy, origin), items in groups.items():
+        items.sort(key=lambda m: (LEVELS.index(m["level"]), not m["on_label"]))
+        out.append({"alteration": alteration, "therapy": therapy, "origin": origin,
+                    "best_level": items[0]["level"], "on_label": items[0]["on_label"],
+                    "directions": sorted({m["direction"] for m in items}),
+                    "assessment": items[0]["assessment"], "items": items})
+    out.sort(key=lambda g: (LEVELS.index(g["best_level"]), not g["on_label"], g["alteration"], g["therapy"]))
+    return out
+
+
+def _key_findings(therapies: dict[str, list[dict[str, Any]]], germline: list[dict[str, Any]],
+                  guidance: list[dict[str, str]], calls: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """The first screen, drug first, one line each, strongest level first: therapies to discuss
+    (a conflicting one names what speaks against it: never a plain recommendation), resistance
+    at on-label A/B, germline findings whatever their level, and pharmacogenomic cautions for
+    drugs of cancer care with the recommendation itself."""
+    from pgx.match import LEVELS
 
     out: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for m in sensitivity:
-        if m["level"] not in ("A", "B") or not m["on_label"] or m["therapy"] in seen:
-            continue
-        seen.add(m["therapy"])
-        conflicting = m["assessment"] == Assessment.CONFLICTING.value
-        out.append({"kind": "therapy", "drug": m["therapy"], "gene": m["gene"],
-                    "alteration": m["alteration"], "origin": m["origin"],
-                    "direction": "conflicting" if conflicting else m["direction"],
-                    "counter_evidence": m["counter_evidence"] if conflicting else "",
-                    "level": m["level"], "on_label": True, "source_id": m["source_id"]})
-    for m in against:
-        if m["level"] in ("A", "B") and m["direction"] == "resistance" and m["therapy"] not in seen:
-            seen.add(m["therapy"])
-            out.append({"kind": "therapy", "drug": m["therapy"], "gene": m["gene"],
-                        "alteration": m["alteration"], "origin": m["origin"], "direction": m["direction"],
-                        "counter_evidence": "", "level": m["level"], "on_label": m["on_label"],
-                        "source_id": m["source_id"]})
-    # Plain recommendations first, then conflicts, then resistances.
-    order = {"sensitivity": 0, "reduced_sensitivity": 0, "conflicting": 1, "resistance": 2}
-    out.sort(key=lambda k: order.get(str(k["direction"]), 3))
-    # One line per gene result, naming the cancer-care drugs it changes.
-    grouped: dict[str, list[dict[str, str]]] = {}
-    for g in guidance:
-        relevant = _bool(g["proposed_by_matching"]) or _bool(g.get("oncology_drug", "false"))
-        if _bool(g["caution"]) and relevant:
-            grouped.setdefault(g["genes"], []).append(g)
-    for genes, rows in grouped.items():
-        lookup = sorted(rows, key=lambda r: (r["source"] != "CPIC", len(r["lookup_key"])))[0]["lookup_key"]
-        drugs = sorted({r["drug"] for r in rows})
-        strongest = sorted({f"{r['source']} {r['classification']}" for r in rows})
-        out.append({"kind": "pharmacogenomics", "drug": ", ".join(drugs), "gene": genes,
-                    "alteration": readable_lookup(lookup), "direction": "genotype-guided recommendation applies",
-                    "level": "; ".join(strongest), "on_label": None, "source_id": "CPIC/DPWG"})
+    for t in therapies["to_discuss"] + therapies["resistance"]:
+        lead = t["supporting"][0] if t["supporting"] else {"gene": "", "alteration": "", "origin": ""}
+        level = t["best_on_label_level"] or t["resistance_on_label_level"]
+        out.append({"kind": "therapy", "drug": t["therapy"], "gene": lead["gene"],
+                    "alteration": " ; ".join(f"{s['gene']} {s['alteration']}" for s in t["supporting"][:3])
+                    or (t["counter_evidence"][0].split(":")[0] if t["counter_evidence"] else ""),
+                    "origin": lead["origin"],
+                    "direction": {"sensitive": "sensitivity", "conflicting": "conflicting"}.get(t["assessment"], "resistance"),
+                    "counter_evidence": "; ".join(t["counter_evidence"][:2]) if t["assessment"] == "conflicting" else "",
+                    "level": level, "on_label": True, "source_id": f"{t['evidence_items']} evidence item{'' if t['evidence_items'] == 1 else 's'}",
+                    "pgx": t["pgx"]})
+    # One line per germline alteration and direction, naming its therapies, best level first.
+    per_alteration: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for m in sorted(germline, key=lambda m: (LEVELS.index(m["level"]), not m["on_label"], m["therapy"])):
+        if m["therapy"]:
+            per_alteration.setdefault((m["gene"], m["alteration"], m["direction"]), []).append(m)
+    for (gene, alteration, _), items in per_alteration.items():
+        lead = items[0]
+        out.append({"kind": "germline", "drug": ", ".join(dict.fromkeys(m["therapy"] for m in items)),
+                    "gene": gene, "alteration": f"{gene} {alteration}", "origin": "germline",
+                    "direction": lead["direction"], "counter_evidence": "", "level": lead["level"],
+                    "on_label": lead["on_label"], "source_id": _first_ids([m["source_id"] for m in items]),
+                    "disease": lead["disease"], "pgx": []})
+    kinds = {"therapy": 0, "germline": 1}
+    order = {"sensitivity": 0, "conflicting": 1, "resistance": 2}
+    out.sort(key=lambda k: (LEVELS.index(k["level"]), kinds[k["kind"]], order.get(k["direction"], 3)))
+    # One line per gene result, naming the cancer-care drugs it changes and what to do for each
+    # (drugs sharing a recommendation share its sentence), strongest guideline first.
+    per_result: dict[str, list[dict[str, str]]] = {}
+    for e in _caution_entries([g for g in guidance if _bool(g["proposed_by_matching"]) or
+                               _bool(g.get("oncology_drug", "false"))], calls):
+        per_result.setdefault(e["result"], []).append(e)
+    for result, entries in per_result.items():
+        advice: dict[tuple[str, str], list[str]] = {}
+        for e in entries:
+            drugs = advice.setdefault((e["recommendation"], e["strength"]), [])
+            if e["drug"] not in drugs:
+                drugs.append(e["drug"])
+        out.append({"kind": "pharmacogenomics", "drug": ", ".join(sorted({e["drug"] for e in entries})),
+                    "gene": entries[0]["gene"], "alteration": result,
+                    "recommendations": [{"drugs": drugs, "recommendation": rec, "strength": strength}
+                                        for (rec, strength), drugs in advice.items()],
+                    "direction": "pharmacogenomic guidance", "counter_evidence": "",
+                    "level": "; ".join(dict.fromkeys(e["strength"].replace(", ", " ") for e in entries)),
+                    "on_label": None, "source_id": "CPIC/DPWG", "pgx": []})
     return out
+
+
+def _first_ids(ids: list[str], shown: int = 3) -> str:
+    unique = list(dict.fromkeys(ids))
+    more = f" and {len(unique) - shown} more" if len(unique) > shown else ""
+    return ", ".join(unique[:shown]) + more
 
 
 def _environment() -> jinja2.Environment:
@@ -239,7 +388,16 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["pct"] = lambda v: "" if v in ("", None) else f"{float(v) * 100:.1f}%"
+    env.filters["safe_url"] = safe_url
+    env.filters["css_text"] = lambda v: "".join(ch if ch.isalnum() or ch in " ._-" else "?" for ch in str(v))[:60]
     return env
+
+
+def safe_url(url: object) -> str:
+    """Only http(s) links: anything else (javascript:, data:) from a user knowledge base is
+    rendered as no link."""
+    text = str(url or "").strip()
+    return text if text.lower().startswith(("https://", "http://")) else "#"
 
 
 def render_html(report: dict[str, Any]) -> str:
