@@ -143,3 +143,13 @@ def test_germline_brca2_frameshift_is_a_germline_finding(demo_run: Path) -> None
     html = (demo_run / "MEL-01/report.html").read_text()
     germline_section = html.split('<section id="germline">', 1)[1].split("</section>", 1)[0]
     assert "Olaparib" in germline_section and "BRCA2" in germline_section
+
+
+def test_cohort_summary_weighs_resistance_and_lists_germline_findings(demo_run: Path) -> None:
+    from pgx.outputs import read_tsv
+
+    rows = {r["patient"]: r for r in read_tsv(demo_run / "cohort/summary.tsv")}
+    # CRC-01's level-A evidence is anti-EGFR resistance (KRAS G12D): its best level is B.
+    assert rows["CRC-01"]["best_level"] == "B" and "DPYD c.1905+1G>A" in rows["CRC-01"]["germline_findings"]
+    assert "Erlotinib" in rows["LUNG-01"]["conflicting_therapies"].split(";")
+    assert rows["MEL-01"]["germline_findings"] == "BRCA2 c.5946del" and rows["MEL-01"]["best_level"] == "A"
