@@ -32,8 +32,6 @@ NOT_IN_BUNDLED_DATA = {
     ("DPWG", "mavacamten"): "DPWG CYP2C19-mavacamten guideline is newer than the bundled data",
     ("DPWG", "rosuvastatin"): "DPWG SLCO1B1-rosuvastatin rows are newer than the bundled data",
 }
-# PharmCAT's report shows CFTR's reference allele as 'Reference'; pgx keeps the definition's name.
-LABELLED_OTHERWISE = {"CFTR": "ivacaftor non-responsive CFTR sequence/ivacaftor non-responsive CFTR sequence"}
 # DPWG's classification was 'N/A' in the bundled data and is 'Unspecified' in PharmCAT 3.x.
 SAME_CLASSIFICATION = {"N/A": "Unspecified"}
 
@@ -64,10 +62,7 @@ def test_example_every_gene_equals_pharmcat(example) -> None:  # type: ignore[no
         if expected["label"] == "Unknown/Unknown":  # nothing supplied: PharmCAT's "No Result"
             assert ours["status"] == "not_tested" and ours["diplotype"] == "", gene
             continue
-        if gene in LABELLED_OTHERWISE:
-            assert ours["diplotype"] == LABELLED_OTHERWISE[gene], gene
-        else:
-            assert ours["diplotype"] == expected["label"], gene
+        assert ours["diplotype"] == expected["label"], gene
         phenotypes = [p for p in expected["phenotypes"] if p != "n/a"]
         if gene == "HLA-B":
             # pgx also reports *15:11 (a DPWG carbamazepine key); PharmCAT lists three alleles.
@@ -212,3 +207,9 @@ def test_an_allele_of_unknown_function_is_indeterminate(tmp_path: Path) -> None:
     assert (call.phenotype, call.lookup_key, call.status) == ("Indeterminate", "n/a", "called")
     rows = [r for r in guidance([call], load_recommendations(RESOURCES), set()) if r["source"] == "CPIC"]
     assert rows and {r["lookup_key"] for r in rows} == {"CYP2D6=n/a"}
+
+
+def test_cftr_reference_outside_call_is_labelled_reference(tmp_path: Path) -> None:
+    # PharmCAT's CftrTest.outsideReferenceCall: printed 'Reference/Reference', looked up as usual.
+    (call,) = _outside(tmp_path, "CFTR\tivacaftor non-responsive CFTR sequence/ivacaftor non-responsive CFTR sequence\n")
+    assert (call.diplotype, call.lookup_key) == ("Reference/Reference", "ivacaftor non-responsive in CF patients")

@@ -225,9 +225,11 @@ def _dpyd_cases() -> list[dict[str, str]]:
 
 
 def _dpyd_vcf(path: Path, spec: str, phased: bool, gene: str = "DPYD", contig: str = "chr1") -> Path:
+    """The gene's definition positions with the spec's genotypes (rsid=a/b;...), every other
+    position 0/0, as PharmCAT's TestVcfBuilder writes a gene it is given."""
     from pgx.pharmacogenes import load_definitions
 
-    wanted = dict(part.split("=") for part in spec.split(";"))
+    wanted = dict(part.split("=") for part in spec.split(";") if part)
     sep = "|" if phased else "/"
     lines = []
     for p in load_definitions(RESOURCES)[gene].positions:
@@ -240,15 +242,7 @@ def _dpyd_vcf(path: Path, spec: str, phased: bool, gene: str = "DPYD", contig: s
                      '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n')
 
 
-# Half calls on opposite chromosomes: PharmCAT reads the exonic-only chromosome as HapB3 and the
-# intronic-only one as c.1129-5923C>G; pgx reads each unknown allele as reference, so the exonic-only
-# chromosome counts as Reference (activity 1.5, not 1.0). Listed, and required to differ, until fixed.
-DPYD_KNOWN_DIFFERENCES = {"hapB3AndIntronicC_missingAlternateStrands1", "hapB3AndIntronicC_missingAlternateStrands2"}
-
-
-@pytest.mark.parametrize("case", [
-    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="half calls on opposite chromosomes"))
-    if c["case"] in DPYD_KNOWN_DIFFERENCES else c for c in _dpyd_cases()], ids=lambda c: c["case"])
+@pytest.mark.parametrize("case", _dpyd_cases(), ids=lambda c: c["case"])
 def test_dpyd_against_pharmcat_expectations(tmp_path: Path, case: dict[str, str]) -> None:
     call = one(_dpyd_vcf(tmp_path / "dpyd.vcf", case["genotypes"], case["phased"] == "yes"), "DPYD")
     assert call.status == "called"
@@ -304,3 +298,22 @@ def test_ryr1_against_pharmcat_expectations(tmp_path: Path, case: dict[str, str]
     assert call.status == "called" and call.diplotype == case["diplotype"]
     lowest = next(n for n in call.notes if n.startswith("looked up by the two lowest-function alleles: "))
     assert sorted(lowest.split(": ", 1)[1].split("; ")) == sorted(case["lowest"].split(";"))
+
+
+def _toxic_cftr_cases() -> list[dict[str, str]]:
+    from pgx.outputs import read_tsv
+
+    return read_tsv(Path(__file__).parent / "cases/pharmacogenes/toxic_cftr_pharmcat.tsv")
+
+
+@pytest.mark.parametrize("case", _toxic_cftr_cases(), ids=lambda c: c["case"])
+def test_toxic_genes_and_cftr_against_pharmcat_expectations(tmp_path: Path, case: dict[str, str]) -> None:
+    from pgx.pharmacogenes import load_definitions
+
+    vcf = _dpyd_vcf(tmp_path / "gene.vcf", case["genotypes"], False, gene=case["gene"])
+    call = one(vcf, case["gene"])
+    assert call.status == "called", call.notes
+    reference = load_definitions(RESOURCES)[case["gene"]].reference.name
+    # CFTR's reference is labelled 'Reference' as PharmCAT displays it; looked up by its name.
+    alleles = [reference if a == "Reference" else a for a in call.diplotype.split("/")]
+    assert sorted(alleles) == sorted(case["alleles"].split(";"))

@@ -277,12 +277,12 @@ def call_gene(gene: GeneDefinition, genotypes: dict[int, Genotype], phenotypes: 
             if gene.gene not in LOWEST_FUNCTION_GENES:
                 half_called.append(position.rsid or str(position.pos))
                 continue
-            # DPYD and RYR1 count variants one by one: the known variant allele counts, the
-            # unknown one is read as reference, and the call says it may understate the risk.
-            alleles = tuple(position.ref if a == HALF_CALL else a for a in alleles)
+            # DPYD and RYR1 count variants one by one: the known variant allele counts; the
+            # unknown one is missing on its chromosome (phased) or read as reference (unphased),
+            # and the call says it may understate the risk.
             call.notes.append(f"uncertain: half-called genotype at {position.rsid or position.pos} "
-                              "(one allele unknown, read as reference; the activity may be lower)")
-        known = {position.ref, *position.alts}
+                              "(one allele unknown; the activity may be lower)")
+        known = {position.ref, *position.alts, HALF_CALL}
         if any(a not in known for a in alleles):
             if gene.gene in TOXICITY_GENES:
                 alleles = tuple(a if a in known else position.ref for a in alleles)
@@ -347,7 +347,7 @@ def call_gene(gene: GeneDefinition, genotypes: dict[int, Genotype], phenotypes: 
     else:
         pairs = _top_ties(gene, pairs, present)
     names = sorted({_core_name(_name(p), gene.gene, phenotypes) for p in pairs})
-    call.diplotype = " OR ".join(names)
+    call.diplotype = " OR ".join(_labelled(gene.gene, n) for n in names)
     call.status = "called" if len(names) == 1 else "ambiguous"
     results = {_phenotype_of(gene.gene, p, phenotypes) for p in pairs}
     if len(results) == 1:
@@ -357,6 +357,18 @@ def call_gene(gene: GeneDefinition, genotypes: dict[int, Genotype], phenotypes: 
     if call.missing and not call.assumed_reference:
         call.notes.append(f"{len(call.missing)} of {call.tested} positions missing; alleles defined there were not tested")
     return call
+
+
+# Reference alleles PharmCAT labels 'Reference' in reports (CftrTest.outsideReferenceCall; its
+# documented example: 'Reference/Reference'); lookups go by phenotype, so only the label changes.
+_REFERENCE_LABELS = {"CFTR": "ivacaftor non-responsive CFTR sequence"}
+
+
+def _labelled(gene: str, diplotype: str) -> str:
+    reference = _REFERENCE_LABELS.get(gene)
+    if reference is None:
+        return diplotype
+    return "/".join("Reference" if a.strip() == reference else a for a in diplotype.split("/"))
 
 
 def _priority_pick(gene: GeneDefinition, pairs: list[tuple[NamedAllele, NamedAllele | None]],
@@ -430,18 +442,24 @@ def _call_lowest_function(gene: GeneDefinition, present: dict[int, tuple[str, ..
         activity = {name: _RYR1_RANK.get(f.lower(), 2.0) for (g, name), (f, _) in phenotypes.functions.items()
                     if g == gene.gene}
         activity.setdefault("Reference", 1.0)
-    # Alleles by their own variant positions, largest first: they claim shared variants first.
-    variants = sorted(
-        ((a.name, {pos: acc for pos, acc in a.defined.items() if not (ref.defined.get(pos, frozenset()) & acc)})
-         for a in gene.alleles if not a.is_reference),
-        key=lambda item: (-len(item[1]), _dpyd_key(item[0])))
-    # Missing positions are dropped from every allele (PharmCAT): with the intronic HapB3
-    # variant missing, the exonic one stands for HapB3.
-    variants = [(name, {pos: acc for pos, acc in positions.items() if pos in present})
-                for name, positions in variants]
-    variants = [(name, positions) for name, positions in variants if positions]
+    # Alleles by their own variant positions.
+    own = [(a.name, {pos: acc for pos, acc in a.defined.items() if not (ref.defined.get(pos, frozenset()) & acc)})
+           for a in gene.alleles if not a.is_reference]
 
-    def allocate(alt_bases: dict[int, list[str]]) -> dict[str, int]:
+    def definitions(observed: set[int]) -> list[tuple[str, dict[int, frozenset[str]]]]:
+        """The alleles over the observed positions, largest first (they claim shared variants
+        first), an allele left whole before one that lost positions. Unobserved positions are
+        dropped from every allele (PharmCAT): with HapB3's intronic variant unknown the exonic
+        one stands for HapB3; with the exonic one unknown the intronic variant is its own allele."""
+        kept = [(name, {pos: acc for pos, acc in positions.items() if pos in observed}, len(positions))
+                for name, positions in own]
+        kept.sort(key=lambda item: (-len(item[1]), item[2] - len(item[1]), _dpyd_key(item[0])))
+        return [(name, positions) for name, positions, _ in kept if positions]
+
+    variants = definitions(set(present))
+
+    def allocate(alt_bases: dict[int, list[str]],
+                 variants: list[tuple[str, dict[int, frozenset[str]]]] = variants) -> dict[str, int]:
         """Copies of each allele the variant bases make, larger alleles first; each base
         counts for one allele only."""
         remaining = {pos: list(bases) for pos, bases in alt_bases.items()}
@@ -469,8 +487,10 @@ def _call_lowest_function(gene: GeneDefinition, present: dict[int, tuple[str, ..
         # Effectively phased: a single heterozygous position needs no phase.
         haplotypes = []
         for strand in (0, 1):
-            bases = {pos: alt_bases(pos, (g[strand],)) for pos, g in present.items() if len(g) > strand}
-            haplotypes.append(sorted(allocate(bases), key=_dpyd_key))
+            # A half call's unknown allele is a missing position on its own chromosome.
+            on_strand = {pos: g[strand] for pos, g in present.items() if len(g) > strand and g[strand] != HALF_CALL}
+            bases = {pos: alt_bases(pos, (base,)) for pos, base in on_strand.items()}
+            haplotypes.append(sorted(allocate(bases, definitions(set(on_strand))), key=_dpyd_key))
         names = sorted((_dpyd_haplotype(h) for h in haplotypes), key=_dpyd_haplotype_key)
         call.diplotype = "/".join(names)
         lowest = [min(h, key=lambda n: (activity.get(n, 1.0), _dpyd_key(n))) if h else "Reference"
@@ -825,6 +845,7 @@ def _translate_outside_call(gene: str, diplotype: str, phenotype: str, activity:
         call.phenotype = phenotype or found[0]
         call.activity_score = activity or found[1]
         call.lookup_key = found[2]
+        call.diplotype = _labelled(gene, diplotype)
     if activity:
         try:
             value = float(activity.lstrip("≥"))
