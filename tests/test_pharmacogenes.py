@@ -306,7 +306,15 @@ def _toxic_cftr_cases() -> list[dict[str, str]]:
     return read_tsv(Path(__file__).parent / "cases/pharmacogenes/toxic_cftr_pharmcat.tsv")
 
 
-@pytest.mark.parametrize("case", _toxic_cftr_cases(), ids=lambda c: c["case"])
+# The bundled RYR1 function data (older than PharmCAT's December 2023 update) calls c.7522C>G
+# malignant-hyperthermia associated; PharmCAT's test expects "Uncertain Susceptibility".
+TOXIC_KNOWN_DIFFERENCES = {("cacna1sHet_ryr1Het", "RYR1")}
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="RYR1 function data older than PharmCAT's"))
+    if (c["case"], c["gene"]) in TOXIC_KNOWN_DIFFERENCES else c for c in _toxic_cftr_cases()],
+    ids=lambda c: f"{c['case']}-{c['gene']}")
 def test_toxic_genes_and_cftr_against_pharmcat_expectations(tmp_path: Path, case: dict[str, str]) -> None:
     from pgx.pharmacogenes import load_definitions
 
@@ -317,3 +325,5 @@ def test_toxic_genes_and_cftr_against_pharmcat_expectations(tmp_path: Path, case
     # CFTR's reference is labelled 'Reference' as PharmCAT displays it; looked up by its name.
     alleles = [reference if a == "Reference" else a for a in call.diplotype.split("/")]
     assert sorted(alleles) == sorted(case["alleles"].split(";"))
+    if case["phenotype"]:
+        assert call.phenotype == case["phenotype"]
