@@ -118,6 +118,7 @@ def cmd_germline(args: argparse.Namespace) -> None:
 
 def cmd_diplotypes(args: argparse.Namespace) -> None:
     from pgx.kb.pharmacogenes import OUTSIDE_CALL_GENES
+    from pgx.match import therapy_drugs
     from pgx.outputs import read_tsv, write_tsv_atomic
     from pgx.pharmacogenes import (
         CALL_COLUMNS,
@@ -155,7 +156,7 @@ def cmd_diplotypes(args: argparse.Namespace) -> None:
                 # Proposed: drugs the tumor's evidence speaks for in its own tumor type, not any
                 # drug named in a resistance or off-label row.
                 if m["direction"] == "sensitivity" and m["on_label"] == "true":
-                    proposed |= {d.strip().lower() for d in m["therapy"].replace(" then ", " + ").split(" + ") if d.strip()}
+                    proposed |= set(therapy_drugs(m["therapy"]))
         rows: list[dict[str, object]] = []
         for sample in sorted({c.sample for c in calls}):
             rows += guidance([c for c in calls if c.sample == sample], recommendations, proposed)

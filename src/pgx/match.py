@@ -638,7 +638,7 @@ def assess(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     groups: dict[frozenset[str], list[dict[str, object]]] = {}
     for r in rows:
         if r["evidence_type"] == "Predictive" and r["therapy"]:
-            groups.setdefault(_drugs(str(r["therapy"])), []).append(r)
+            groups.setdefault(frozenset(therapy_drugs(str(r["therapy"]))), []).append(r)
     against_rows = [(d, r) for d, group in groups.items() for r in group if r["direction"] in _AGAINST]
     for r in rows:
         r["assessment"], r["counter_evidence"] = Assessment.NOT_PREDICTIVE.value, ""
@@ -673,8 +673,10 @@ def assess(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     return rows
 
 
-def _drugs(therapy: str) -> frozenset[str]:
-    return frozenset(d.strip().lower() for d in therapy.replace(" then ", " + ").split(" + ") if d.strip())
+def therapy_drugs(therapy: str) -> list[str]:
+    """The drugs of a therapy, in its order, lower case ('Dabrafenib + Trametinib',
+    'A then B'): the one reading of a therapy name for assessment, PGx flags and proposals."""
+    return [d.strip().lower() for d in therapy.replace(" then ", " + ").split(" + ") if d.strip()]
 
 
 def _keys(row: dict[str, object]) -> frozenset[str]:

@@ -15,6 +15,7 @@ import jinja2
 
 from pgx import __version__
 from pgx.kb import Manifest
+from pgx.match import therapy_drugs
 from pgx.outputs import read_tsv, write_text_atomic
 
 SCHEMA_VERSION = "1.1"
@@ -100,7 +101,7 @@ def build_report(
     guidance = _rows(guidance_tsv)
     caution_drugs = {g["drug"] for g in guidance if _bool(g["caution"])}
     for m in matches:
-        flagged = sorted(set(_therapy_drugs(m["therapy"])) & caution_drugs)
+        flagged = sorted(set(therapy_drugs(m["therapy"])) & caution_drugs)
         m["pgx_caution"] = ", ".join(flagged)
     therapeutic = [m for m in matches if m["evidence_type"] == "Predictive"]
     sensitivity = [m for m in therapeutic if m["direction"] in SENSITIVITY]
@@ -207,7 +208,7 @@ def therapy_assessments(predictive: list[dict[str, Any]], guidance: list[dict[st
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for m in predictive:
         if m["therapy"]:
-            groups.setdefault(tuple(sorted(_therapy_drugs(m["therapy"]))), []).append(m)
+            groups.setdefault(tuple(sorted(therapy_drugs(m["therapy"]))), []).append(m)
     cautions = pgx_cautions(guidance, calls)
     rows: list[dict[str, Any]] = []
     for drugs, group in groups.items():
@@ -415,7 +416,7 @@ def write_flagged_matches(matches_tsv: str | None, guidance_tsv: str | None, out
     caution = {g["drug"]: readable_lookup(g["lookup_key"]) for g in _rows(guidance_tsv) if _bool(g["caution"])}
     rows: list[dict[str, object]] = []
     for r in assessed_matches(matches_tsv, germline_matches_tsv):
-        drugs = _therapy_drugs(r["therapy"])
+        drugs = therapy_drugs(r["therapy"])
         flagged = [f"{d} ({caution[d]})" for d in drugs if d in caution]
         rows.append({**r, "pgx_guidance": "; ".join(flagged)})
     header = []
@@ -442,10 +443,6 @@ def readable_lookup(key: str) -> str:
                 pass
         parts.append(f"{gene}={value}")
     return "; ".join(parts)
-
-
-def _therapy_drugs(therapy: str) -> list[str]:
-    return [d.strip().lower() for d in therapy.replace(" then ", " + ").split(" + ") if d.strip()]
 
 
 def write_report(report: dict[str, Any], json_out: str, html_out: str) -> None:
