@@ -4,7 +4,7 @@ import csv
 from pathlib import Path
 
 import pytest
-from conftest import DEMO, RESOURCES, SHARED, needs_shared, write_vcf
+from conftest import DEMO, RESOURCES, SHARED, needs_shared, with_final_newline, write_vcf
 
 from pgx.pharmacogenes import Call, call_vcf, guidance, load_recommendations
 
@@ -24,8 +24,8 @@ def one(vcf: Path | str, gene: str, **kw: object) -> Call:
 
 @needs_shared
 @pytest.mark.parametrize("case", _cases(), ids=lambda c: c["file"])
-def test_pharmcat_test_vcfs(case: dict[str, str]) -> None:
-    call = one(SHARED / "pgx/pharmcat-tests" / case["file"], case["gene"])
+def test_pharmcat_test_vcfs(case: dict[str, str], tmp_path: Path) -> None:
+    call = one(with_final_newline(SHARED / "pgx/pharmcat-tests" / case["file"], tmp_path), case["gene"])
     assert (call.diplotype, call.status) == (case["diplotype"], case["status"]), case["behaviour"]
     assert call.phenotype == case["phenotype"]
     assert call.activity_score == case["activity_score"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,77 @@ def test_empty_and_missing_and_truncated_files(tmp_path: Path) -> None:
     truncated.write_bytes(data[: len(data) // 2])
     with pytest.raises(PgxInputError):
         variants(truncated)
+
+
+def _bgzf_blocks(data: bytes) -> list[int]:
+    import struct
+
+    starts, at = [], 0
+    while at < len(data):
+        starts.append(at)
+        at += struct.unpack("<H", data[at + 16:at + 18])[0] + 1
+    return starts
+
+
+def test_files_cut_short_are_refused_where_htslib_only_warns(tmp_path: Path) -> None:
+    import pysam
+
+    good = write_vcf(tmp_path / "g.vcf", [f"chr1 {100 + i} . A G . PASS . GT:AD 0/1:{i % 50},7"
+                                          for i in range(40000)])
+    pysam.tabix_compress(str(good), str(tmp_path / "g.vcf.gz"))
+    data = (tmp_path / "g.vcf.gz").read_bytes()
+    blocks = _bgzf_blocks(data)
+    assert len(blocks) > 4
+    cuts = {"at a block boundary": data[: blocks[len(blocks) // 2]], "without the EOF block": data[:-28]}
+    for what, cut in cuts.items():
+        path = tmp_path / "cut.vcf.gz"
+        path.write_bytes(cut)
+        with pytest.raises(PgxInputError, match="BGZF end-of-file block missing"):
+            variants(path)
+    text = good.read_text()
+    (tmp_path / "cut.vcf").write_text(text[: len(text) * 2 // 3])
+    with pytest.raises(PgxInputError, match="does not end with a newline"):
+        variants(tmp_path / "cut.vcf")
+    assert len(variants(tmp_path / "g.vcf.gz")) == 40000
+
+
+def test_an_index_older_than_its_file_is_refused(tmp_path: Path) -> None:
+    import os
+
+    import pysam
+
+    from pgx.vcf import open_vcf
+
+    good = write_vcf(tmp_path / "g.vcf", ["chr1 100 . A G . PASS . GT 0/1"])
+    path = pysam.tabix_index(str(good), preset="vcf", keep_original=True)
+    open_vcf(path)
+    later = os.stat(path).st_mtime + 10
+    os.utime(path, (later, later))
+    with pytest.raises(PgxInputError, match=r"\.tbi: index is older than g\.vcf\.gz"):
+        open_vcf(path)
+
+
+@pytest.mark.parametrize("record,problem", [
+    ("chr1 100 . A G . PASS . GT 0/7", "genotype '0/7' names an allele the record does not have"),
+    ("chr1 100 . A . . PASS . GT 0|1", "genotype '0|1' names an allele"),
+    ("chr1 100 . A G . PASS .", "0 sample columns, the header names 1"),
+])
+def test_records_whose_sample_columns_cannot_be_read_are_refused(tmp_path: Path, record: str, problem: str) -> None:
+    vcf = write_vcf(tmp_path / "bad.vcf", ["chr1 90 . C T . PASS . GT 0/1", record])
+    with pytest.raises(PgxInputError, match=re.escape(problem)) as refused:
+        variants(vcf)
+    assert refused.value.record == "line 14"  # the header is 12 lines
+
+
+def test_non_utf8_sample_names_and_contigs_are_refused(tmp_path: Path) -> None:
+    vcf = write_vcf(tmp_path / "u.vcf", ["chr1 100 . A G . PASS . GT 0/1"])
+    data = vcf.read_bytes()
+    (tmp_path / "name.vcf").write_bytes(data.replace(b"\tTUMOR\n", b"\tTUM\xffOR\n"))
+    with pytest.raises(PgxInputError, match="header is not valid UTF-8"):
+        variants(tmp_path / "name.vcf")
+    (tmp_path / "contig.vcf").write_bytes(data.replace(b"\nchr1\t100", b"\nchr\xe91\t100"))
+    with pytest.raises(PgxInputError, match="record is not valid UTF-8"):
+        variants(tmp_path / "contig.vcf")
 
 
 def test_non_ascii_sample_names_are_read(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from pgx.outputs import inert
 from pgx.transcripts import (
     CODON_TABLE,
     ONE_LETTER,
@@ -976,12 +977,12 @@ class _Lines:
 def _batches_here(vcf_path: str, reader: Any, regions: list[str] | None,
                   batch_size: int) -> Iterator[tuple[list[Any] | None, _Lines]]:
     """Batches of records read in this process, with their text."""
-    from pgx.vcf import checked_records, record_text, region_records
+    from pgx.vcf import checked_records, region_records
 
     records = (checked_records(reader, vcf_path) if regions is None
                else region_records(reader, vcf_path, regions))
-    while batch := list(itertools.islice(records, batch_size)):
-        yield batch, _Lines([record_text(record, vcf_path) for record in batch])
+    while pairs := list(itertools.islice(records, batch_size)):
+        yield [record for record, _ in pairs], _Lines([text for _, text in pairs])
 
 
 class _ReadAhead:
@@ -1205,8 +1206,8 @@ def _row_text(variant: Variant, annotation: Annotation, record_id: str) -> str:
     directly because it is written for every variant of a whole genome."""
     vaf = variant.vaf
     line = "\t".join((
-        variant.chrom, str(variant.pos), "" if record_id == "." else record_id, variant.ref, variant.alt,
-        variant.key, variant.kind, variant.filter, _text(variant.depth),
+        inert(variant.chrom), str(variant.pos), "" if record_id == "." else inert(record_id), variant.ref,
+        variant.alt, variant.key, variant.kind, inert(variant.filter), _text(variant.depth),
         "" if vaf is None else f"{round(vaf, 4):.4g}", variant.depth_source, variant.genotype or "",
         _INTERGENIC_CELLS if annotation is _INTERGENIC else _annotation_cells(annotation)))
     if line.count("\t") != len(VARIANT_COLUMNS) - 1 or "\n" in line or "\r" in line:
@@ -1214,7 +1215,7 @@ def _row_text(variant: Variant, annotation: Annotation, record_id: str) -> str:
         from pgx.outputs import cell
 
         row = _variant_row(variant, annotation, record_id if record_id != "." else None)
-        line = "\t".join([cell(row[c]) for c in VARIANT_COLUMNS])
+        line = "\t".join([inert(cell(row[c])) for c in VARIANT_COLUMNS])
     return line + "\n"
 
 

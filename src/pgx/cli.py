@@ -80,20 +80,19 @@ def _match_and_write(args: argparse.Namespace, origin: str,
 
 
 def cmd_match(args: argparse.Namespace) -> None:
-    from pgx.match import alterations_from_cna, alterations_from_fusions
-    from pgx.outputs import read_tsv
+    from pgx.match import alterations_from_cna, alterations_from_fusions, read_variants
 
     def load(resources: Path, kb: Any) -> tuple[list[dict[str, str]], list[Any], list[str]]:
         variants: list[dict[str, str]] = []
         if args.variants:
-            variants = read_tsv(args.variants)
+            variants = list(read_variants(args.variants))
         elif args.vcf:
             from pgx.annotate import annotate_vcf
 
             with tempfile.TemporaryDirectory() as tmp:
                 annotate_vcf(args.vcf, build=args.build, out_vcf=f"{tmp}/a.vcf.gz",
                              out_tsv=f"{tmp}/v.tsv", resources=resources)
-                variants = read_tsv(f"{tmp}/v.tsv")
+                variants = list(read_variants(f"{tmp}/v.tsv"))
         others = alterations_from_cna(args.cna or "") + alterations_from_fusions(args.fusions or "")
         return variants, others, []
 
@@ -118,8 +117,8 @@ def cmd_germline(args: argparse.Namespace) -> None:
 
 def cmd_diplotypes(args: argparse.Namespace) -> None:
     from pgx.kb.pharmacogenes import OUTSIDE_CALL_GENES
-    from pgx.match import therapy_drugs
-    from pgx.outputs import read_tsv, write_tsv_atomic
+    from pgx.match import read_matches, therapy_drugs
+    from pgx.outputs import write_tsv_atomic
     from pgx.pharmacogenes import (
         CALL_COLUMNS,
         GUIDANCE_COLUMNS,
@@ -151,8 +150,8 @@ def cmd_diplotypes(args: argparse.Namespace) -> None:
     write_tsv_atomic(args.out, CALL_COLUMNS, [c.as_row() for c in calls], comments)
     if args.guidance_out:
         proposed: set[str] = set()
-        if args.matches and Path(args.matches).exists():
-            for m in read_tsv(args.matches):
+        if args.matches:
+            for m in read_matches(args.matches):
                 # Proposed: drugs the tumor's evidence speaks for in its own tumor type, not any
                 # drug named in a resistance or off-label row.
                 if m["direction"] == "sensitivity" and m["on_label"] == "true":
@@ -178,7 +177,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         resources=resources, variants_tsv=args.variants, matches_tsv=args.matches,
         pharmacogenes_tsv=args.pharmacogenes, guidance_tsv=args.guidance,
         germline_matches_tsv=args.germline_matches, qc_json=args.qc,
-        settings=json.loads(args.settings) if args.settings else {},
+        settings=_settings(args.settings),
         callable_mb=args.callable_mb,
     )
     write_report(report, args.json_out, args.html_out)
@@ -186,6 +185,18 @@ def cmd_report(args: argparse.Namespace) -> None:
         from pgx.report import write_flagged_matches
 
         write_flagged_matches(args.matches, args.guidance, args.matches_out, args.germline_matches)
+
+
+def _settings(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        settings = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PgxInputError("--settings", f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(settings, dict):
+        raise PgxInputError("--settings", "must be a JSON object")
+    return settings
 
 
 def cmd_cohort(args: argparse.Namespace) -> None:
@@ -344,16 +355,35 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Whatever goes wrong ends in one `pgx: error:` line: a refused input
+    names the file, record and problem, with htslib's own words folded in."""
+    import os
+
+    from pgx.htslib_messages import HTSLIB
+
     args = parser().parse_args(argv)
-    try:
-        args.func(args)
-    except PgxInputError as exc:
-        print(f"pgx: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # an output that cannot be written (a full disk, a missing directory)
-        print(f"pgx: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    error: str | None = None
+    code = 0
+    with HTSLIB.captured():
+        try:
+            args.func(args)
+        except PgxInputError as exc:
+            error, code = str(exc), 2
+        except OSError as exc:  # an output that cannot be written (a full disk, a missing directory)
+            error, code = str(exc), 1
+        except Exception as exc:
+            if os.environ.get("PGX_DEBUG"):
+                raise
+            error, code = (f"unexpected failure, a bug in pgx (rerun with PGX_DEBUG=1 for the "
+                           f"traceback and please report it): {type(exc).__name__}: {exc}"), 1
+        htslib = HTSLIB.since()
+    if error is not None:
+        said = f" (htslib: {'; '.join(htslib)})" if htslib else ""
+        print(f"pgx: error: {' '.join(error.split())}{said}", file=sys.stderr)
+    else:
+        for line in htslib:
+            print(f"pgx: htslib: {line}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import numpy as np
 
 from pgx.errors import PgxInputError
 from pgx.kb import load_table
-from pgx.vcf import bare_contig, check_build, open_vcf
+from pgx.vcf import bare_contig, check_build, checked_records, has_index, open_vcf
 
 IUPAC = {
     "R": "AG", "Y": "CT", "S": "GC", "W": "AT", "K": "GT", "M": "AC",
@@ -595,9 +595,10 @@ def read_genotypes(vcf_path: str, genes: Iterable[GeneDefinition], samples: list
     wanted: dict[tuple[str, int], tuple[str, Position]] = {
         (bare_contig(p.chrom), p.pos): (g.gene, p) for g in genes for p in g.positions}
     out: dict[str, dict[int, PositionGenotypes]] = {g.gene: {} for g in genes}
-    has_index = Path(vcf_path + ".tbi").exists() or Path(vcf_path + ".csi").exists()
-    contig_names = {bare_contig(c): c for c in vcf.seqnames} if has_index else {}
-    records = _region_records(vcf, genes, contig_names, lift) if has_index else iter(vcf)
+    indexed = has_index(vcf_path)
+    contig_names = {bare_contig(c): c for c in vcf.seqnames} if indexed else {}
+    records = (_region_records(vcf, vcf_path, genes, contig_names, lift) if indexed
+               else (record for record, _ in checked_records(vcf, vcf_path)))
     for record in records:
         where: tuple[str, int] | None = (bare_contig(record.CHROM), record.POS)
         if lift is not None:
@@ -680,7 +681,7 @@ def _liftover(resources: Path | None) -> Any:
     return LiftOver.load((resources or default_resources()) / "liftover/GRCh37_to_GRCh38.tsv.gz")
 
 
-def _region_records(vcf: Any, genes: list[GeneDefinition], contigs: dict[str, str],
+def _region_records(vcf: Any, path: str, genes: list[GeneDefinition], contigs: dict[str, str],
                     lift: Any = None) -> Iterable[Any]:
     seen: set[tuple[str, int, str, str]] = set()
     for gene in genes:
@@ -698,7 +699,7 @@ def _region_records(vcf: Any, genes: list[GeneDefinition], contigs: dict[str, st
         with warnings.catch_warnings():
             # cyvcf2 warns when a contig has no records in the index; that is just no data.
             warnings.simplefilter("ignore", UserWarning)
-            region = list(vcf(f"{chrom}:{lo}-{hi}"))
+            region = [record for record, _ in checked_records(vcf, path, f"{chrom}:{lo}-{hi}")]
         for record in region:
             key = (record.CHROM, record.POS, record.REF, ",".join(record.ALT))
             if key in seen:

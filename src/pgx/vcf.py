@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from cyvcf2 import VCF
 
 from pgx.errors import PgxInputError
+from pgx.htslib_messages import HTSLIB
 
 BUILDS = ("GRCh37", "GRCh38")
 
@@ -110,17 +111,58 @@ class Filters:
     min_vaf: float = 0.0
 
 
+_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
 def open_vcf(path: str | os.PathLike[str], **kwargs: Any) -> VCF:
-    """Open a VCF/VCF.gz/BCF or refuse it with one line naming the file and the cause."""
+    """Open a VCF/VCF.gz/BCF or refuse it with one line naming the file and the cause.
+
+    The one door every command reads through: besides what htslib checks, a file that ends
+    short (no BGZF end-of-file block, a text line cut off) or an index older than its file is
+    refused here, where htslib would only warn and read part of the records."""
     p = Path(path)
     if not p.exists():
         raise PgxInputError(str(path), "file does not exist")
     if p.stat().st_size == 0:
         raise PgxInputError(str(path), "file is empty")
+    check_intact(p)
     try:
-        return VCF(str(path), **kwargs)
+        vcf = VCF(str(path), **kwargs)
     except Exception as exc:  # cyvcf2 raises OSError/Exception with htslib's words
         raise PgxInputError(str(path), f"not a readable VCF/BCF ({_short(exc)})") from None
+    try:
+        vcf.raw_header.encode("utf-8")
+        list(vcf.samples)
+    except UnicodeDecodeError:
+        raise PgxInputError(str(path), "header is not valid UTF-8 text", record="header") from None
+    return vcf
+
+
+def check_intact(path: Path) -> None:
+    """Refuse a file that was cut short, and an index that predates its file.
+
+    A BGZF file (VCF.gz, BCF) ends with a fixed empty block; a text VCF ends with a newline.
+    htslib reads a file without them to wherever it stops and only warns, so a copy cut short
+    would give a report missing variants. An index older than the data (compared in whole
+    seconds, as htslib does, so a checkout writing both in one second is not refused) points
+    into a file that has since changed: region reads would miss records."""
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(18)
+        handle.seek(max(0, size - len(_BGZF_EOF)))
+        tail = handle.read()
+    if head[:2] == b"\x1f\x8b":
+        if head[12:14] == b"BC" and tail != _BGZF_EOF:
+            raise PgxInputError(str(path), "BGZF end-of-file block missing: the file is truncated "
+                                           "or was not closed (recompress it with bgzip)")
+    elif not head.startswith(b"BCF") and tail[-1:] != b"\n":
+        raise PgxInputError(str(path), "last line does not end with a newline: the file may be "
+                                       "truncated (if it is whole, end it with a newline)")
+    for suffix in (".tbi", ".csi"):
+        index = Path(str(path) + suffix)
+        if index.exists() and int(index.stat().st_mtime) < int(path.stat().st_mtime):
+            raise PgxInputError(str(index), f"index is older than {path.name}: rebuild it "
+                                            "(tabix -p vcf, or bcftools index)")
 
 
 def _short(exc: BaseException) -> str:
@@ -325,21 +367,59 @@ def _strelka(fields: dict[str, str], ref: str, alt: str) -> tuple[int, float | N
     return int(total), (tir / total if total else None)
 
 
-def checked_records(vcf: VCF, path: str, region: str | None = None) -> Iterator[Any]:
-    """The records of an open VCF (or of `region` of it); a record htslib cannot parse becomes
-    one error naming the file line."""
+def checked_records(vcf: VCF, path: str, region: str | None = None) -> Iterator[tuple[Any, str]]:
+    """The records of an open VCF (or of `region` of it), each with its line as htslib formats
+    it. A record htslib cannot parse, one that is not UTF-8, one without a column per sample or
+    with a genotype naming an allele it does not have becomes one error naming the file line:
+    every later step may then take the columns as given."""
     n = 0
+    n_samples = len(vcf.samples)
+    mark = HTSLIB.mark()
     iterator = iter(vcf if region is None else vcf(region))
     while True:
         try:
             record = next(iterator)
         except StopIteration:
+            errors = HTSLIB.errors_since(mark)
+            if errors:  # htslib stopped at damage it reported rather than at the end
+                raise PgxInputError(path, f"unreadable after record {n} (htslib: {errors[0]})") from None
             return
         except Exception as exc:
-            where = f"record {n + 1} of region {region}" if region else _line_of_record(path, n + 1)
-            raise PgxInputError(path, f"unreadable record ({_short(exc)})", record=where) from None
+            raise PgxInputError(path, f"unreadable record ({_short(exc)})",
+                                record=_where(path, n + 1, region)) from None
         n += 1
-        yield record
+        text = record_text(record, path, n)
+        if n_samples:
+            problem = _sample_columns_problem(text, n_samples)
+            if problem:
+                raise PgxInputError(path, problem, record=_where(path, n, region))
+        yield record, text
+
+
+_PLAIN_GENOTYPES = frozenset({"0/0", "0/1", "1/1", "0|0", "0|1", "1|0", "1|1", "./.", ".|.", ".", "0", "1"})
+_GT_SEPARATOR = re.compile(r"[/|]")
+
+
+def _sample_columns_problem(text: str, n_samples: int) -> str | None:
+    """Why a record's sample columns cannot be read as written, or None."""
+    columns = text.rstrip("\n").split("\t")
+    if len(columns) != 9 + n_samples:
+        return f"{len(columns) - 9 if len(columns) > 9 else 0} sample columns, the header names {n_samples}"
+    if not columns[8].startswith("GT"):
+        return None
+    n_alleles = 1 if columns[4] == "." else columns[4].count(",") + 2
+    for value in columns[9:]:
+        genotype = value.split(":", 1)[0]
+        if genotype in _PLAIN_GENOTYPES and n_alleles > 1:
+            continue
+        for allele in _GT_SEPARATOR.split(genotype):
+            if allele != "." and not (allele.isdigit() and int(allele) < n_alleles):
+                return f"genotype {genotype!r} names an allele the record does not have ({n_alleles - 1} ALT)"
+    return None
+
+
+def _where(path: str, number: int, region: str | None) -> str:
+    return f"record {number} of region {region}" if region else _line_of_record(path, number)
 
 
 def _line_of_record(path: str, number: int) -> str:
@@ -368,7 +448,7 @@ def has_index(path: str) -> bool:
     return any(Path(path + suffix).exists() for suffix in (".tbi", ".csi"))
 
 
-def region_records(vcf: VCF, path: str, regions: list[str]) -> Iterator[Any]:
+def region_records(vcf: VCF, path: str, regions: list[str]) -> Iterator[tuple[Any, str]]:
     """Records in the regions (sorted), each once even where consecutive regions overlap."""
     import warnings
 
@@ -378,11 +458,11 @@ def region_records(vcf: VCF, path: str, regions: list[str]) -> Iterator[Any]:
         end = int(span.split("-")[1]) if "-" in span else 2**62
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # cyvcf2 warns on a contig with no records
-            for record in checked_records(vcf, path, region):
+            for record, text in checked_records(vcf, path, region):
                 # A record starting inside the previous region was yielded there.
                 if record.CHROM == last_end[0] and record.POS <= last_end[1]:
                     continue
-                yield record
+                yield record, text
         last_end = (contig, end)
 
 
@@ -410,18 +490,18 @@ def iter_variants(
     variants_of = VariantReader(vcf, path, build=build, tumor_sample=tumor_sample,
                                 normal_sample=normal_sample, filters=filters,
                                 reference_fasta=reference_fasta, stats=stats)
-    for record in checked_records(vcf, path) if regions is None else region_records(vcf, path, regions):
-        columns = record_text(record, path)[:-1].split("\t")
+    for record, text in checked_records(vcf, path) if regions is None else region_records(vcf, path, regions):
+        columns = text[:-1].split("\t")
         yield record, columns, variants_of(columns, record.POS)
 
 
-def record_text(record: Any, path: str) -> str:
+def record_text(record: Any, path: str, number: int | None = None) -> str:
     """The record's line as htslib formats it."""
     try:
         return str(record)
     except UnicodeDecodeError:
-        raise PgxInputError(path, "record is not valid UTF-8 text",
-                            record=f"{record.CHROM}:{record.POS}") from None
+        where = _line_of_record(path, number) if number else f"position {record.POS}"
+        raise PgxInputError(path, "record is not valid UTF-8 text", record=where) from None
 
 
 class VariantReader:
