@@ -135,7 +135,7 @@ def test_files_cut_short_are_refused_where_htslib_only_warns(tmp_path: Path) -> 
     blocks = _bgzf_blocks(data)
     assert len(blocks) > 4
     cuts = {"at a block boundary": data[: blocks[len(blocks) // 2]], "without the EOF block": data[:-28]}
-    for what, cut in cuts.items():
+    for cut in cuts.values():
         path = tmp_path / "cut.vcf.gz"
         path.write_bytes(cut)
         with pytest.raises(PgxInputError, match="BGZF end-of-file block missing"):

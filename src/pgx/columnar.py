@@ -226,7 +226,9 @@ class ColumnarLane:
             .otherwise(pl.lit("1.0000")),
             depth_text=col("depth").cast(pl.String),
             info_head=pl.when(col("c7") == ".").then(pl.lit("")).otherwise(pl.concat_str([col("c7"), pl.lit(";")])),
-            id_cell=pl.when(col("c2") == ".").then(pl.lit("")).otherwise(col("c2")),
+            id_cell=_inert(pl.when(col("c2") == ".").then(pl.lit("")).otherwise(col("c2")), frame["c2"]),
+            filter_cell=_inert(col("filter_value"), frame["c6"]),
+            chrom_cell=_inert(col("c0"), frame["c0"]),
             bare=col("c0").replace({c: bare_contig(c) for c in frame["c0"].unique().to_list()}),
         ).with_columns(vaf=col("vaf4").str.strip_chars_end("0").str.strip_chars_end("."))
         changed: list[str | pl.Expr] = [pl.when(minus).then(ref.replace(_COMPLEMENT)).otherwise(ref), ">",
@@ -264,9 +266,9 @@ class ColumnarLane:
         last = col("cds_last")
         frame = frame.with_columns(region=pl.when(col("kind") == EXON).then(
             pl.when(n < first).then(pl.lit("utr5")).when(n > last).then(pl.lit("utr3")).otherwise(pl.lit("cds"))))
-        row_head = _tab_joined([col("c0"), col("c1"), col("id_cell"), ref, alt,
+        row_head = _tab_joined([col("chrom_cell"), col("c1"), col("id_cell"), ref, alt,
                                 _concatenated([col("bare"), "_", col("c1"), "_", ref, "_", alt]), "SNV",
-                                col("filter_value"), col("depth_text"), col("vaf"), self.DEPTH_SOURCE,
+                                col("filter_cell"), col("depth_text"), col("vaf"), self.DEPTH_SOURCE,
                                 col("genotype").fill_null(""), ""])
         written = []
         for rows_here, (first_columns, info_values, cells) in places.values():
@@ -497,3 +499,12 @@ def _segments(index: TranscriptIndex, contig: str, info: Callable[[str | None], 
                     np.where(alone & (in_deep == 1), INTRON,
                              np.where(alone & (in_exon == 1), EXON, OTHER))).astype(np.int8)
     return _Segments(positions[last], kind, np.where((kind == INTRON) | (kind == EXON), rows_sum, 0))
+
+
+def _inert(cells: pl.Expr, values: pl.Series) -> pl.Expr:
+    """`cells` with `outputs.inert` applied: the few distinct input texts that start like a
+    spreadsheet formula are looked up, so the rule stays written once."""
+    from pgx.outputs import inert
+
+    risky = [v for v in values.unique().to_list() if v and v[0] in "=+-@'" and inert(v) != v]
+    return cells.replace({v: inert(v) for v in risky}) if risky else cells

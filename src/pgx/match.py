@@ -7,7 +7,7 @@ harmonised one, whether the evidence is for this tumor type, and where the evide
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -17,7 +17,7 @@ from pgx.errors import PgxInputError
 from pgx.kb import Manifest, load_table
 from pgx.kb.civic import ITD_EXONS
 from pgx.ontology import Ontology, TumorType, is_on_label
-from pgx.outputs import read_tsv
+from pgx.outputs import iter_tsv, read_json, read_tsv
 
 MATCH_LEVELS = ("exact_genomic", "hgvsc", "protein", "codon", "exon", "gene", "copy_number", "fusion")
 LEVELS = ("A", "B", "C", "D")
@@ -119,12 +119,12 @@ _ID_OFFSET = 10_000_000  # keeps each user knowledge base's ids apart from CIViC
 
 
 def _user_source(folder: Path) -> dict[str, str]:
-    import json
-
     path = folder / "source.json"
     if not path.exists():
         raise PgxInputError(str(path), "a user knowledge base needs source.json (name, version, license)")
-    source = json.loads(path.read_text())
+    source = read_json(path, "source.json")
+    if not isinstance(source, dict):
+        raise PgxInputError(str(path), "must be a JSON object (name, version, license)")
     missing = [k for k in ("name", "version", "license") if not source.get(k)]
     if missing:
         raise PgxInputError(str(path), f"missing {', '.join(missing)}")
@@ -141,12 +141,38 @@ def _user_tables(folder: Path) -> tuple[list[dict[str, str]], list[dict[str, str
         path = folder / f"{name}.tsv"
         if not path.exists():
             raise PgxInputError(str(path), "file of the user knowledge base does not exist")
-        rows = read_tsv(path)
-        absent = [c for c in columns if rows and c not in rows[0] and c not in _OPTIONAL_USER_COLUMNS]
-        if absent:
-            raise PgxInputError(str(path), f"missing column(s) {', '.join(absent)}", record="header")
+        rows = read_tsv(path, [c for c in columns if c not in _OPTIONAL_USER_COLUMNS],
+                        {"evidence_level": ("A", "B", "C", "D", "E")} if name == "evidence" else None)
+        for number, r in enumerate(rows, start=1):
+            problem = _user_row_problem(name, r)
+            if problem:
+                raise PgxInputError(str(path), problem, record=f"row {number}")
         out.append([{c: r.get(c, "") or "" for c in [*columns, "url"]} for r in rows])
     return out[0], out[1], out[2]
+
+
+_USER_WHOLE_NUMBERS = {
+    "variants": ("variant_id", "codon", "codon_end", "exon", "grch37_start", "grch37_stop",
+                 "grch38_start", "grch38_stop"),
+    "profiles": ("profile_id",),
+    "evidence": ("profile_id",),
+}
+
+
+def _user_row_problem(table: str, row: dict[str, str]) -> str | None:
+    """What in a user knowledge base's row the loader or matcher could not read, or None."""
+    for column in _USER_WHOLE_NUMBERS[table]:
+        value = row.get(column) or ""
+        if (value or column in ("variant_id", "profile_id")) and not value.isdigit():
+            return f"{column} {value[:40]!r} is not a whole number"
+    if table == "profiles":
+        if not all(v.isdigit() for v in row["variant_ids"].split(",") if v):
+            return f"variant_ids {row['variant_ids'][:40]!r} is not a comma-separated list of ids"
+        try:
+            evaluate(row["expression"], set())
+        except (IndexError, ValueError):
+            return f"expression {row['expression'][:60]!r} cannot be read"
+    return None
 
 
 _OPTIONAL_USER_COLUMNS = frozenset({
@@ -164,6 +190,30 @@ def anchorless_key(chrom: str, pos: int, ref: str, alt: str) -> str:
     if len(ref) != len(alt) and ref[:1] == alt[:1]:
         return f"{chrom}:{pos + 1}:{ref[1:]}:{alt[1:]}"
     return f"{chrom}:{pos}:{ref}:{alt}"
+
+
+VARIANT_TABLE_NEEDS = ("chrom", "pos", "ref", "alt", "variant_key", "gene", "consequence")
+_WHOLE_NUMBER_COLUMNS = ("pos", "codon", "codon_end", "exon", "intron")
+
+
+def read_variants(path: str) -> Iterator[dict[str, str]]:
+    """variants.tsv row by row, refused with one line where a column the matcher reads is
+    missing or a number is not one."""
+    for number, row in enumerate(iter_tsv(path, VARIANT_TABLE_NEEDS), start=1):
+        for column in _WHOLE_NUMBER_COLUMNS:
+            value = row.get(column)
+            if value and not value.isdigit():
+                raise PgxInputError(path, f"{column} {value!r} is not a whole number", record=f"row {number}")
+        yield row
+
+
+def read_matches(path: str | None) -> list[dict[str, str]]:
+    """A match table as `match` writes it; its closed vocabularies checked, since the ranking
+    and the report rely on them. None or a missing file: no matches."""
+    if not path or not Path(path).exists():
+        return []
+    return read_tsv(path, MATCH_COLUMNS, {"level": LEVELS, "match_level": MATCH_LEVELS,
+                                          "on_label": ("true", "false")})
 
 
 def alterations_from_variants(rows: Iterable[dict[str, str]], build: str,

@@ -6,13 +6,16 @@ import contextlib
 import itertools
 import os
 import queue
+import re
 import socket
 import struct
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO, NamedTuple, Protocol
+from typing import Any, BinaryIO, NamedTuple, Protocol
+
+from pgx.errors import PgxInputError
 
 
 @contextlib.contextmanager
@@ -50,11 +53,12 @@ def write_tsv_atomic(
     rows: list[dict[str, object]],
     comments: list[str] | None = None,
 ) -> None:
-    """Tab-separated table with a fixed column order; None is written as an empty cell."""
+    """Tab-separated table with a fixed column order; None is written as an empty cell, and a
+    cell a spreadsheet would run as a formula is made inert (`inert`)."""
     lines = [f"## {c}" for c in comments or []]
     lines.append("\t".join(columns))
     for row in rows:
-        lines.append("\t".join([cell(row.get(c)) for c in columns]))
+        lines.append("\t".join([inert(cell(row.get(c))) for c in columns]))
     write_text_atomic(final, "\n".join(lines) + "\n")
 
 
@@ -77,17 +81,97 @@ def cell(value: object) -> str:
     return str(value)
 
 
-def read_tsv(path: str | os.PathLike[str]) -> list[dict[str, str]]:
-    """Read a table written by `write_tsv_atomic` (lines starting with '##' are comments)."""
-    import csv
-    import gzip
+FORMULA_STARTS = ("=", "+", "-", "@")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", newline="") as handle:
-        lines = [line for line in handle if not line.startswith("##")]
-    if not lines:
-        return []
-    return list(csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+def inert(text: str) -> str:
+    """A cell that a spreadsheet opening the TSV would run as a formula ('=HYPERLINK(…)', '@SUM(…)',
+    '+cmd', '-1+1') gets a leading apostrophe, which spreadsheets show as text (OWASP's advice
+    for CSV injection). A plain number such as -0.5, and a lone '-', stay as they are; a cell
+    that already starts with apostrophes before such a text gets one more, so `read_tsv` gives
+    back every value exactly."""
+    if len(text) > 1 and (
+        (text[0] in FORMULA_STARTS and not _NUMBER.fullmatch(text))
+        or (text[0] == "'" and inert(text[1:]) != text[1:])
+    ):
+        return "'" + text
+    return text
+
+
+def _restored(text: str) -> str:
+    """The value `inert` was given."""
+    return text[1:] if text[:1] == "'" and inert(text[1:]) == text else text
+
+
+def iter_tsv(path: str | os.PathLike[str], needs: Sequence[str] = (),
+             allowed: Mapping[str, Collection[str]] | None = None) -> Iterator[dict[str, str]]:
+    """Stream a table written by `write_tsv_atomic` (lines starting with '##' are comments), one
+    row at a time. A table that is not UTF-8, names a column twice, lacks a column it `needs`,
+    has a row whose cells do not match its header, or a value outside a closed vocabulary
+    (`allowed`: column → values) is refused with one line naming the file and line."""
+    import gzip
+    import zlib
+
+    name = str(path)
+    if not Path(path).exists():
+        raise PgxInputError(name, "file does not exist")
+    opener = gzip.open if name.endswith(".gz") else open
+    number = 0
+    try:
+        with opener(path, "rt", encoding="utf-8", newline="") as handle:
+            header: list[str] | None = None
+            for number, line in enumerate(handle, start=1):  # noqa: B007 (number used after)
+                if line.startswith("##"):
+                    continue
+                values = line.rstrip("\r\n").split("\t")
+                if header is None:
+                    header = values
+                    repeated = sorted({c for c in header if header.count(c) > 1})
+                    if repeated:
+                        raise PgxInputError(name, f"column(s) named twice: {', '.join(repeated)}",
+                                            record="header")
+                    missing = [c for c in needs if c not in header]
+                    if missing:
+                        raise PgxInputError(name, f"missing column(s) {', '.join(missing)}", record="header")
+                    continue
+                if len(values) != len(header):
+                    if not line.strip():
+                        continue
+                    raise PgxInputError(name, f"{len(values)} cells, the header names {len(header)} "
+                                              "columns", record=f"line {number}")
+                row = {c: _restored(v) for c, v in zip(header, values, strict=True)}
+                for column, values_allowed in (allowed or {}).items():
+                    if column in row and row[column] not in values_allowed:
+                        raise PgxInputError(name, f"{column} {row[column][:40]!r} is not one of "
+                                                  f"{', '.join(sorted(values_allowed))}", record=f"line {number}")
+                yield row
+    except UnicodeDecodeError:
+        raise PgxInputError(name, "not UTF-8 text", record=f"line {number + 1}") from None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise PgxInputError(name, f"damaged gzip data ({exc})", record=f"line {number + 1}") from None
+
+
+def read_tsv(path: str | os.PathLike[str], needs: Sequence[str] = (),
+             allowed: Mapping[str, Collection[str]] | None = None) -> list[dict[str, str]]:
+    """All rows of a table (see `iter_tsv`)."""
+    return list(iter_tsv(path, needs, allowed))
+
+
+def read_json(path: str | os.PathLike[str], what: str = "JSON") -> Any:
+    """A JSON file, or one line naming the file and where it stops being JSON."""
+    import json
+
+    name = str(path)
+    try:
+        return json.loads(Path(path).read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise PgxInputError(name, "file does not exist") from None
+    except UnicodeDecodeError:
+        raise PgxInputError(name, f"{what} is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise PgxInputError(name, f"not valid {what} ({exc.msg})",
+                            record=f"line {exc.lineno} column {exc.colno}") from None
 
 
 class BgzfLayout(NamedTuple):

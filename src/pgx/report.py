@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from pgx import __version__
+from pgx.errors import PgxInputError
 from pgx.kb import Manifest
-from pgx.match import therapy_drugs
-from pgx.outputs import read_tsv, write_text_atomic
+from pgx.match import read_variants, therapy_drugs
+from pgx.outputs import read_json, read_tsv, write_text_atomic
+from pgx.pharmacogenes import CALL_COLUMNS, GUIDANCE_COLUMNS
 
 SCHEMA_VERSION = "1.1"
 SENSITIVITY = {"sensitivity", "reduced_sensitivity"}
@@ -37,10 +41,15 @@ DISCLAIMER = (
 )
 
 
-def _rows(path: str | None) -> list[dict[str, str]]:
+def _rows(path: str | None, needs: list[str], allowed: dict[str, tuple[str, ...]] | None = None,
+          ) -> list[dict[str, str]]:
     if not path or not Path(path).exists():
         return []
-    return read_tsv(path)
+    return read_tsv(path, needs, allowed)
+
+
+def _guidance(path: str | None) -> list[dict[str, str]]:
+    return _rows(path, GUIDANCE_COLUMNS, {"caution": ("true", "false")})
 
 
 def _bool(value: str | bool) -> bool:
@@ -68,10 +77,10 @@ def _match_json(r: dict[str, str]) -> dict[str, Any]:
 def assessed_matches(matches_tsv: str | None, germline_matches_tsv: str | None) -> list[dict[str, Any]]:
     """Somatic and germline matches weighed together, per therapy (pgx.match.assess), in the
     matcher's order: a germline BRCA2 finding and a somatic resistance meet here."""
-    from pgx.match import assess, rank
+    from pgx.match import assess, rank, read_matches
 
     rows: list[dict[str, Any]] = [{**r, "on_label": _bool(r["on_label"])}
-                                  for r in _rows(matches_tsv) + _rows(germline_matches_tsv)]
+                                  for r in read_matches(matches_tsv) + read_matches(germline_matches_tsv)]
     return rank(assess(rows))
 
 
@@ -93,12 +102,12 @@ def build_report(
     callable_mb: float = 0.0,
 ) -> dict[str, Any]:
     manifest = Manifest.load(resources)
-    variants = _rows(variants_tsv)
+    variants = list(read_variants(variants_tsv)) if variants_tsv and Path(variants_tsv).exists() else []
     weighed = [_match_json(r) for r in assessed_matches(matches_tsv, germline_matches_tsv)]
     matches = [m for m in weighed if m["origin"] == "somatic"]
     germline = [m for m in weighed if m["origin"] == "germline"]
-    calls = _rows(pharmacogenes_tsv)
-    guidance = _rows(guidance_tsv)
+    calls = _rows(pharmacogenes_tsv, CALL_COLUMNS)
+    guidance = _guidance(guidance_tsv)
     caution_drugs = {g["drug"] for g in guidance if _bool(g["caution"])}
     for m in matches:
         flagged = sorted(set(therapy_drugs(m["therapy"])) & caution_drugs)
@@ -116,7 +125,9 @@ def build_report(
     called = [c for c in calls if c["status"] in ("called", "ambiguous")]
     therapies = therapy_assessments([m for m in weighed if m["evidence_type"] == "Predictive"], guidance, calls)
     key_findings = _key_findings(therapies, germline, guidance, calls)
-    qc = json.loads(Path(qc_json).read_text()) if qc_json and Path(qc_json).exists() else {}
+    qc = read_json(qc_json, "QC JSON") if qc_json and Path(qc_json).exists() else {}
+    if not isinstance(qc, dict):
+        raise PgxInputError(str(qc_json), "QC JSON must be an object")
     return {
         "schema_version": SCHEMA_VERSION,
         "pipeline": {"name": "pgx", "version": __version__},
@@ -387,6 +398,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=visible_controls,
     )
     env.filters["pct"] = lambda v: "" if v in ("", None) else f"{float(v) * 100:.1f}%"
     env.filters["safe_url"] = safe_url
@@ -394,11 +406,32 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+# Unicode's bidirectional overrides, embeddings, isolates and marks: inside a sample name or a
+# user knowledge base's text they can make the report show a gene, dose or drug reversed or
+# moved (the "Trojan Source" trick).
+_BIDI_CONTROLS = {ord(ch): f"[U+{ord(ch):04X}]" for ch in
+                  "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"}
+
+
+def visible_controls(value: object) -> object:
+    """Every value the templates print, with bidi controls shown as their code point."""
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return value.translate(_BIDI_CONTROLS)
+    return value
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
 def safe_url(url: object) -> str:
-    """Only http(s) links: anything else (javascript:, data:) from a user knowledge base is
-    rendered as no link."""
+    """Only http(s) links, or a relative path (a cohort's link to each report): anything else
+    (javascript:, data:, file:) from a user knowledge base or a file name is rendered as no link."""
     text = str(url or "").strip()
-    return text if text.lower().startswith(("https://", "http://")) else "#"
+    if text.lower().startswith(("https://", "http://")):
+        return text
+    if text and not _SCHEME.match(text) and not text.startswith("//") and "\\" not in text:
+        return text
+    return "#"
 
 
 def render_html(report: dict[str, Any]) -> str:
@@ -413,7 +446,7 @@ def write_flagged_matches(matches_tsv: str | None, guidance_tsv: str | None, out
     from pgx.match import MATCH_COLUMNS
     from pgx.outputs import write_tsv_atomic
 
-    caution = {g["drug"]: readable_lookup(g["lookup_key"]) for g in _rows(guidance_tsv) if _bool(g["caution"])}
+    caution = {g["drug"]: readable_lookup(g["lookup_key"]) for g in _guidance(guidance_tsv) if _bool(g["caution"])}
     rows: list[dict[str, object]] = []
     for r in assessed_matches(matches_tsv, germline_matches_tsv):
         drugs = therapy_drugs(r["therapy"])
