@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,10 +38,19 @@ def read_sheet(path: str | Path, ontology: Ontology, check_files: bool = True) -
     path = Path(path)
     if not path.exists():
         raise PgxInputError(str(path), "sample sheet does not exist")
-    with open(path, encoding="utf-8", newline="") as handle:
-        lines = [line for line in handle if line.strip() and not line.startswith("#")]
-    reader = csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
-    columns = reader.fieldnames or []
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad_line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise PgxInputError(str(path), "sample sheet is not UTF-8 text", record=f"line {bad_line}") from None
+    numbered = [(n, line) for n, line in enumerate(text.splitlines(), start=1)
+                if line.strip() and not line.startswith("#")]
+    if not numbered:
+        raise PgxInputError(str(path), "sample sheet has no patients")
+    columns = [c.strip() for c in numbered[0][1].split("\t")]
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        raise PgxInputError(str(path), f"column(s) named twice: {', '.join(repeated)}", record="header")
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
         raise PgxInputError(str(path), f"missing column(s): {', '.join(missing)}", record="header")
@@ -50,16 +58,29 @@ def read_sheet(path: str | Path, ontology: Ontology, check_files: bool = True) -
     if unknown:
         raise PgxInputError(str(path), f"unknown column(s): {', '.join(unknown)}", record="header")
     patients: list[Patient] = []
-    seen: set[str] = set()
-    for n, row in enumerate(reader, start=2):
+    seen: dict[str, str] = {}
+    for n, line in numbered[1:]:
         where = f"line {n}"
+        cells = line.split("\t")
+        if len(cells) != len(columns):
+            raise PgxInputError(str(path), f"{len(cells)} cells, the header names {len(columns)} columns",
+                                record=where)
+        row = dict(zip(columns, cells, strict=True))
         values = {c: (row.get(c) or "").strip() for c in REQUIRED + OPTIONAL}
         pid = values["patient"]
         if not PATIENT_ID.match(pid):
             raise PgxInputError(str(path), f"patient id {pid!r} must be 1-64 letters, digits, '.', '_' or '-'", record=where)
-        if pid in seen:
-            raise PgxInputError(str(path), f"duplicate patient {pid!r}", record=where)
-        seen.add(pid)
+        if pid.lower() in RESERVED_IDS:
+            raise PgxInputError(str(path), f"patient id {pid!r} is reserved (results/{pid.lower()} holds "
+                                           "the cohort's outputs)", record=where)
+        if pid.lower() in seen:
+            if seen[pid.lower()] == pid:
+                raise PgxInputError(str(path), f"duplicate patient {pid!r}", record=where)
+            # Ids name folders: on a case-insensitive file system (macOS, Windows shares) two
+            # patients that differ by case would write into one.
+            raise PgxInputError(str(path), f"patient ids differing only by case: {seen[pid.lower()]!r} "
+                                           f"and {pid!r}", record=where)
+        seen[pid.lower()] = pid
         if not ontology.is_known(values["tumor_type"]):
             raise PgxInputError(str(path), f"unknown OncoTree code {values['tumor_type']!r} for {pid}", record=where)
         if values["build"] not in BUILDS:
@@ -72,7 +93,34 @@ def read_sheet(path: str | Path, ontology: Ontology, check_files: bool = True) -
             for column in ("tumor_vcf", "germline_vcf", "cna", "fusions", "outside_calls"):
                 if values[column] and not Path(values[column]).exists():
                     raise PgxInputError(str(path), f"{column} of {pid} does not exist: {values[column]}", record=where)
+            _check_sample_columns(values, str(path), where)
         patients.append(Patient(**values))
     if not patients:
         raise PgxInputError(str(path), "sample sheet has no patients")
     return patients
+
+
+RESERVED_IDS = frozenset({"cohort"})
+
+
+def _check_sample_columns(values: dict[str, str], sheet: str, where: str) -> None:
+    """The sample columns the sheet names must be in the VCF headers, and a germline VCF of
+    several samples needs the patient's named: found now, not halfway through the run. Opening
+    a VCF also checks that it is whole (`pgx.vcf.open_vcf`)."""
+    from pgx.vcf import open_vcf
+
+    pid = values["patient"]
+    for vcf_column, sample_columns in (("tumor_vcf", ("tumor_sample", "normal_sample")),
+                                       ("germline_vcf", ("germline_sample",))):
+        if not values[vcf_column]:
+            continue
+        samples = list(open_vcf(values[vcf_column]).samples)
+        for column in sample_columns:
+            name = values[column]
+            if name and name not in samples:
+                raise PgxInputError(sheet, f"{column} {name!r} of {pid} is not a sample of "
+                                           f"{values[vcf_column]} (it has {', '.join(samples) or 'none'})",
+                                    record=where)
+        if vcf_column == "germline_vcf" and len(samples) > 1 and not values["germline_sample"]:
+            raise PgxInputError(sheet, f"germline_vcf of {pid} has {len(samples)} samples: name the "
+                                       "patient's in the germline_sample column", record=where)
