@@ -3,7 +3,12 @@ good, truncated, corrupt, slow, 500 and checksum-mismatch answers. Only the netw
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import signal
+import subprocess
+import sys
 import http.server
 import json
 import shutil
@@ -23,7 +28,7 @@ RELEASE = "2024-09-01"
 SOURCE = SHARED / "somatic/civic/2024-08-01"
 
 
-def recorded_release(source: Path = SOURCE, release: str = RELEASE, share: float = 0.5) -> dict[str, bytes]:
+def recorded_release(source: Path = SOURCE, release: str = RELEASE, share: float = 1.0) -> dict[str, bytes]:
     """A real release's files served as if they were `release`: header plus a slice."""
     payloads = {}
     for kind, name in release_file_names(release).items():
@@ -60,6 +65,21 @@ class Server:
                     time.sleep(1.5)
                 if mode == "corrupt":
                     body = b"\x89PNG not a table at all\n" * 20
+                if mode == "drip":  # a few bytes at a time, forever: only a deadline stops it
+                    self.send_response(200)
+                    self.end_headers()
+                    with contextlib.suppress(OSError):
+                        for start in range(0, len(body), 64):
+                            self.wfile.write(body[start:start + 64])
+                            self.wfile.flush()
+                            time.sleep(0.05)
+                    return
+                if mode == "rows-cut":  # cut at a row boundary, no Content-Length to tell
+                    lines = body.splitlines(keepends=True)
+                    self.send_response(200)
+                    self.end_headers()
+                    self.wfile.write(b"".join(lines[: len(lines) // 2]))
+                    return
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -98,7 +118,7 @@ def test_good_update_swaps_in_the_new_release(kb: Path, server: Server) -> None:
     manifest = fast(kb, server)
     assert Manifest.load(kb).versions["CIViC"] == RELEASE
     assert verify(kb) == []
-    assert 0 < manifest["counts"]["civic"]["evidence_items"] < 4375
+    assert manifest["counts"]["civic"]["evidence_items"] == 4375
     assert not [p for p in kb.parent.iterdir() if p.name.startswith(".kb-")]
 
 
@@ -164,3 +184,66 @@ def test_missing_release_is_a_clear_error(kb: Path) -> None:
         server.httpd.shutdown()
         server.httpd.server_close()
     assert json.loads((kb / "manifest.json").read_text())["sources"][0]["version"] == "2025-07-01"
+
+
+@needs_shared
+@pytest.mark.parametrize("kind,message", [
+    ("ClinicalEvidence", "fewer than 90% of the 4568 held now"),
+    ("MolecularProfile", "is not whole: "),
+    ("Variant", "is not whole: "),
+])
+def test_a_release_cut_at_a_row_boundary_without_content_length_is_refused(
+        kb: Path, server: Server, kind: str, message: str) -> None:
+    before = snapshot(kb)
+    server.mode[release_file_names(RELEASE)[kind]] = "rows-cut"
+    with pytest.raises(PgxInputError, match=message):
+        fast(kb, server)
+    assert snapshot(kb) == before and verify(kb) == []
+    assert not [p for p in kb.parent.iterdir() if p.name.startswith(".kb-")]
+
+
+@needs_shared
+def test_a_dripping_server_is_stopped_by_the_deadline(kb: Path, server: Server) -> None:
+    before = snapshot(kb)
+    server.mode["*"] = "drip"
+    started = time.monotonic()
+    with pytest.raises(PgxInputError, match="deadline.*unchanged"):
+        update(kb, RELEASE, base_url=server.url, timeout=0.5, retries=2, backoff=0.01, deadline=1.0)
+    assert time.monotonic() - started < 5
+    assert snapshot(kb) == before
+    assert not [p for p in kb.parent.iterdir() if p.name.startswith(".kb-")]
+
+
+def test_a_crash_between_the_two_renames_is_recovered_on_the_next_start(kb: Path) -> None:
+    from pgx.cli import main
+
+    before = snapshot(kb)
+    # What the fallback swap leaves when killed between its renames: the old folder renamed
+    # aside, the new one not yet in place.
+    kb.rename(kb.with_name("resources.previous"))
+    assert main(["--resources", str(kb), "kb", "verify"]) == 0
+    assert snapshot(kb) == before
+    assert not kb.with_name("resources.previous").exists()
+
+
+@needs_shared
+def test_kill_9_during_an_update_leaves_a_whole_knowledge_base(kb: Path, server: Server) -> None:
+    """SIGKILL at several moments of a real update in a subprocess: the folder is always the old
+    or the new knowledge base, whole; the next update clears what the killed one left."""
+    server.mode["*"] = "slow"  # 1.5 s per file: the kill lands in the download, build or swap
+    old = Manifest.load(kb).versions["CIViC"]
+    command = [sys.executable, "-m", "pgx.cli", "--resources", str(kb), "kb", "update", "--release", RELEASE,
+               "--base-url", server.url, "--timeout", "5", "--retries", "0"]
+    for delay in (0.3, 2.0, 4.0, 6.5):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        from pgx.kb.swap import recover
+
+        recover(kb)
+        assert verify(kb) == [] and Manifest.load(kb).versions["CIViC"] in (old, RELEASE), delay
+    server.mode["*"] = "ok"
+    fast(kb, server)
+    assert Manifest.load(kb).versions["CIViC"] == RELEASE and verify(kb) == []
+    assert not [p for p in kb.parent.iterdir() if p.name.startswith(".kb-") or p.name.endswith(".previous")]

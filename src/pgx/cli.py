@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,11 @@ from pgx.errors import PgxInputError
 
 def _resources(args: argparse.Namespace) -> Path:
     from pgx.kb import default_resources
+    from pgx.kb.swap import recover
 
-    return Path(args.resources) if args.resources else default_resources()
+    resources = Path(args.resources) if args.resources else default_resources()
+    recover(resources)  # a swap a crash interrupted is finished before anything reads the KB
+    return resources
 
 
 def cmd_annotate(args: argparse.Namespace) -> None:
@@ -220,7 +224,8 @@ def cmd_kb_update(args: argparse.Namespace) -> None:
         name, _, digest = item.partition("=")
         checksums[name] = digest
     manifest = update(_resources(args), args.release, base_url=args.base_url, checksums=checksums,
-                      timeout=args.timeout, retries=args.retries, backoff=args.backoff)
+                      timeout=args.timeout, retries=args.retries, backoff=args.backoff,
+                      deadline=args.deadline)
     civic_source = next(s for s in manifest["sources"] if s["name"] == "CIViC")
     print(f"knowledge base updated to CIViC {civic_source['version']} "
           f"({manifest['counts']['civic']['evidence_items']} evidence items)")
@@ -345,13 +350,35 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--release", required=True, help="release date, YYYY-MM-DD (CIViC releases monthly)")
     u.add_argument("--base-url", default="https://civicdb.org/downloads")
     u.add_argument("--sha256", action="append", metavar="FILE=HEX", help="expected checksum of a release file")
-    u.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    u.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each answer or read")
+    u.add_argument("--deadline", type=float, default=900.0,
+                   help="seconds the whole update may take, however slowly the server sends")
     u.add_argument("--retries", type=int, default=3)
     u.add_argument("--backoff", type=float, default=1.0, help="first retry delay in seconds, doubling")
     u.set_defaults(func=cmd_kb_update)
     v = kbsub.add_parser("verify", help="check the tables against the manifest")
     v.set_defaults(func=cmd_kb_verify)
     return p
+
+
+@contextlib.contextmanager
+def _stopping_cleanly_on_sigterm() -> Iterator[None]:
+    """SIGTERM (a cancelled cluster job, Snakemake stopping) unwinds like Ctrl-C, so temporary
+    outputs and folders are removed on the way out."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -364,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     error: str | None = None
     code = 0
-    with HTSLIB.captured():
+    with _stopping_cleanly_on_sigterm(), HTSLIB.captured():
         try:
             args.func(args)
         except PgxInputError as exc:

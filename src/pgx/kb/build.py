@@ -10,6 +10,7 @@ from typing import Any
 
 from pgx.errors import PgxInputError
 from pgx.kb import MANIFEST, civic, diseases, pharmacogenes, reference, sha256, write_table
+from pgx.kb.swap import exclusive, swap_in
 from pgx.outputs import write_text_atomic
 from pgx.transcripts import CODON_COLUMNS, TRANSCRIPT_COLUMNS
 
@@ -23,28 +24,16 @@ def build(shared_data: Path, out: Path, civic_release: Path | None = None) -> di
         raise PgxInputError(str(shared_data), "shared data folder does not exist")
     civic_dir = civic_release or shared_data / CIVIC_RELEASE
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".kb-build-", dir=out.parent))
-    staging.chmod(0o755)
-    try:
-        manifest = _build_into(shared_data, civic_dir, staging)
-        _swap(staging, out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+    with exclusive(out):
+        staging = Path(tempfile.mkdtemp(prefix=".kb-build-", dir=out.parent))
+        staging.chmod(0o755)
+        try:
+            manifest = _build_into(shared_data, civic_dir, staging)
+            swap_in(staging, out)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging)
     return manifest
-
-
-def _swap(staging: Path, out: Path) -> None:
-    """Replace `out` by `staging`; the previous `out` survives any failure before the rename."""
-    if out.exists():
-        previous = out.with_name(out.name + ".previous")
-        if previous.exists():
-            shutil.rmtree(previous)
-        out.rename(previous)
-        staging.rename(out)
-        shutil.rmtree(previous)
-    else:
-        staging.rename(out)
 
 
 def _build_into(shared: Path, civic_dir: Path, out: Path) -> dict[str, Any]:
