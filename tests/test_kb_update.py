@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.server
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
-import http.server
-import json
-import shutil
 import threading
 import time
 from collections.abc import Iterator
