@@ -12,7 +12,7 @@ import time
 
 from common import OUT, ROOT, machine
 
-BENCHES = ["annotation_agreement.py", "pharmacogenes.py", "match.py", "annotate.py", "workflow.py"]
+BENCHES = ["annotation_agreement.py", "pharmacogenes.py", "match.py", "memory.py", "annotate.py", "workflow.py"]
 
 
 def main() -> None:
@@ -58,6 +58,15 @@ def _anchors(results: dict[str, dict[str, object]]) -> list[str]:
                    f"(PharmCAT: 1.2-5.9 s per sample; PyPGx: about 9.5 s per gene per sample); cohort mode "
                    f"{p['cohort_per_sample_ms']} ms per sample for {p['genes']} genes, {p['samples']:,} samples in "
                    f"{p['cohort_wall_s']} s (target: under 60 s).")
+    m = results.get("memory", {})
+    if m:
+        out += ["- memory of match and report as variants.tsv grows (peak RSS, MB; target at 1M variants: "
+                "at most 300):", "", "| variants | baseline (import + read) | pgx match | pgx report |", "|---|---|---|---|"]
+        for key, row in m.items():
+            if key.endswith("_variants") and isinstance(row, dict):
+                out.append(f"| {int(key.split('_')[0]):,} | {row['baseline_read_mb']} | {row['match_mb']} | "
+                           f"{row['report_mb']} |")
+        out.append("")
     w = results.get("workflow", {})
     if w:
         out.append(f"- workflow: `snakemake -n` {w.get('dry_run_1002_patients_s')} s for 1,002 patients, "

@@ -107,12 +107,13 @@ def test_cohort_of_200_patients_stays_small(tmp_path: Path) -> None:
 
 
 def test_tmb_is_computed_only_with_a_callable_size() -> None:
-    from pgx.report import tumor_mutational_burden
+    from pgx.report import is_coding, tumor_mutational_burden
 
     variants = [{"consequence": c} for c in ("missense_variant", "synonymous_variant", "intron_variant",
                                                "frameshift_variant", "coding_sequence_variant")]
-    assert tumor_mutational_burden(variants, 2.0)["value"] == 2.0
-    unknown = tumor_mutational_burden(variants, 0)
+    coding = sum(map(is_coding, variants))
+    assert tumor_mutational_burden(coding, 2.0)["value"] == 2.0
+    unknown = tumor_mutational_burden(coding, 0)
     assert unknown["value"] is None and "not computed" in unknown["note"]
 
 

@@ -84,19 +84,24 @@ def _match_and_write(args: argparse.Namespace, origin: str,
 
 
 def cmd_match(args: argparse.Namespace) -> None:
-    from pgx.match import alterations_from_cna, alterations_from_fusions, read_variants
+    from pgx.match import (
+        alterations_from_cna,
+        alterations_from_fusions,
+        in_evidence_genes,
+        read_variants,
+    )
 
     def load(resources: Path, kb: Any) -> tuple[list[dict[str, str]], list[Any], list[str]]:
         variants: list[dict[str, str]] = []
         if args.variants:
-            variants = list(read_variants(args.variants))
+            variants = list(in_evidence_genes(read_variants(args.variants), kb))
         elif args.vcf:
             from pgx.annotate import annotate_vcf
 
             with tempfile.TemporaryDirectory() as tmp:
                 annotate_vcf(args.vcf, build=args.build, out_vcf=f"{tmp}/a.vcf.gz",
                              out_tsv=f"{tmp}/v.tsv", resources=resources)
-                variants = list(read_variants(f"{tmp}/v.tsv"))
+                variants = list(in_evidence_genes(read_variants(f"{tmp}/v.tsv"), kb))
         others = alterations_from_cna(args.cna or "") + alterations_from_fusions(args.fusions or "")
         return variants, others, []
 

@@ -207,6 +207,12 @@ def read_variants(path: str) -> Iterator[dict[str, str]]:
         yield row
 
 
+def in_evidence_genes(rows: Iterable[dict[str, str]], kb: KnowledgeBase) -> Iterator[dict[str, str]]:
+    """The variants that can meet evidence: `match` reaches a KB variant only through the
+    alteration's gene, so the rest of a genome's variants need not be held in memory."""
+    return (r for r in rows if r.get("gene") in kb.by_gene)
+
+
 def read_matches(path: str | None) -> list[dict[str, str]]:
     """A match table as `match` writes it; its closed vocabularies checked, since the ranking
     and the report rely on them. None or a missing file: no matches."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +103,8 @@ def build_report(
     callable_mb: float = 0.0,
 ) -> dict[str, Any]:
     manifest = Manifest.load(resources)
-    variants = list(read_variants(variants_tsv)) if variants_tsv and Path(variants_tsv).exists() else []
     weighed = [_match_json(r) for r in assessed_matches(matches_tsv, germline_matches_tsv)]
+    variants = tally_variants(variants_tsv, weighed)
     matches = [m for m in weighed if m["origin"] == "somatic"]
     germline = [m for m in weighed if m["origin"] == "germline"]
     calls = _rows(pharmacogenes_tsv, CALL_COLUMNS)
@@ -116,8 +117,6 @@ def build_report(
     sensitivity = [m for m in therapeutic if m["direction"] in SENSITIVITY]
     against = [m for m in therapeutic if m["direction"] in AGAINST]
     other = [m for m in matches if m["evidence_type"] != "Predictive"]
-    matched_keys = {k for r in weighed for k in r.get("variant_keys", "").split(";") if k}
-    uncertain = [v for v in variants if v["variant_key"] not in matched_keys]
     # One source for every number: the tiles count the lists the sections show.
     by_level: dict[str, int] = {lvl: 0 for lvl in "ABCD"}
     for m in therapeutic:
@@ -135,7 +134,7 @@ def build_report(
         "knowledge_base": {"label": manifest.label, "sources": manifest.data["sources"]},
         "patient": {"id": patient, "tumor_type": tumor_type, "build": build, "inputs": inputs},
         "summary": {
-            "variants_analysed": len(variants),
+            "variants_analysed": variants.analysed,
             "matches_by_level": by_level,
             "therapy_matches": len(sensitivity),
             "resistance_or_no_benefit": len(against),
@@ -146,17 +145,17 @@ def build_report(
             "pharmacogenes_called": len(called),
             "pharmacogenes_tested": sum(1 for c in calls if c["status"] != "not_tested"),
             "pharmacogenes_not_tested": sorted(c["gene"] for c in calls if c["status"] == "not_tested"),
-            "tmb": tumor_mutational_burden(variants, callable_mb) if variants_tsv else
+            "tmb": tumor_mutational_burden(variants.coding, callable_mb) if variants_tsv else
             {"value": None, "note": "not computed: no tumor VCF"},
         },
         "key_findings": key_findings,
         "therapies": therapies,
-        "variants_of_interest": _variants_of_interest(variants, weighed),
+        "variants_of_interest": variants.of_interest,
         "evidence_groups": _evidence_groups(weighed),
         "therapeutic": {"sensitivity": sensitivity, "resistance": against, "prognostic_diagnostic": other},
         "pharmacogenomics": {"calls": calls, "guidance": guidance},
         "germline_findings": germline,
-        "uncertain_significance": {"count": len(uncertain), "table": "variants.tsv"},
+        "uncertain_significance": {"count": variants.unmatched, "table": "variants.tsv"},
         "qc": qc,
         "settings": _flatten(settings or {}),
         "references": _references(sensitivity + against + other + germline),
@@ -172,17 +171,52 @@ CODING_TERMS = frozenset({
 })
 
 
-def tumor_mutational_burden(variants: list[dict[str, str]], callable_mb: float) -> dict[str, Any]:
+def tumor_mutational_burden(coding_variants: int, callable_mb: float) -> dict[str, Any]:
     """Coding variants (SNVs and indels in a CDS, any effect) per megabase of callable sequence.
 
     The callable size belongs to the assay and must be configured; without it, TMB is not
     computed rather than guessed. No CIViC evidence is keyed on TMB, so it is reported, not matched."""
-    coding = sum(1 for v in variants if set(v["consequence"].split("&")) & CODING_TERMS)
     if callable_mb <= 0:
-        return {"value": None, "coding_variants": coding, "callable_mb": None,
+        return {"value": None, "coding_variants": coding_variants, "callable_mb": None,
                 "note": "not computed: set tmb.callable_mb to the assay's callable size"}
-    return {"value": round(coding / callable_mb, 2), "coding_variants": coding, "callable_mb": callable_mb,
-            "note": "coding SNVs and indels per Mb of callable sequence"}
+    return {"value": round(coding_variants / callable_mb, 2), "coding_variants": coding_variants,
+            "callable_mb": callable_mb, "note": "coding SNVs and indels per Mb of callable sequence"}
+
+
+def is_coding(variant: dict[str, str]) -> bool:
+    return bool(set(variant["consequence"].split("&")) & CODING_TERMS)
+
+
+@dataclass(slots=True)
+class VariantTally:
+    """What the report takes from variants.tsv, gathered in one pass over the file so that
+    memory stays flat however many variants a genome has."""
+
+    analysed: int = 0
+    unmatched: int = 0  # of uncertain significance: no evidence names them
+    coding: int = 0
+    of_interest: list[dict[str, Any]] = field(default_factory=list)
+
+
+def tally_variants(variants_tsv: str | None, matches: list[dict[str, Any]]) -> VariantTally:
+    """Counts, and the analysed variants behind any somatic match: gene, protein change, HGVSc,
+    consequence, VAF, depth, filters (the rest stay in variants.tsv)."""
+    tally = VariantTally()
+    if not variants_tsv or not Path(variants_tsv).exists():
+        return tally
+    matched = {k for m in matches for k in m.get("variant_keys", "").split(";") if k}
+    somatic = {k for m in matches if m["origin"] == "somatic" for k in m.get("variant_keys", "").split(";") if k}
+    for v in read_variants(variants_tsv):
+        tally.analysed += 1
+        key = v["variant_key"]
+        tally.unmatched += key not in matched
+        tally.coding += is_coding(v)
+        if key in somatic:
+            tally.of_interest.append({
+                "gene": v["gene"], "protein_change": v.get("protein_change") or "", "hgvsc": v.get("hgvsc") or "",
+                "consequence": v.get("consequence") or "", "vaf": v.get("vaf") or "", "depth": v.get("depth") or "",
+                "filter": v.get("filter") or "", "origin": "somatic", "variant_key": key})
+    return tally
 
 
 def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -298,16 +332,6 @@ def pgx_cautions(guidance: list[dict[str, str]], calls: list[dict[str, str]]) ->
     for e in _caution_entries(guidance, calls):
         out.setdefault(e["drug"], []).append(f"{e['result']}: {e['recommendation']} ({e['strength']})")
     return out
-
-
-def _variants_of_interest(variants: list[dict[str, str]], matches: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The analysed variants behind any match: gene, protein change, HGVSc, consequence, VAF,
-    depth, filters (the rest stay in variants.tsv)."""
-    keys = {k for m in matches if m["origin"] == "somatic" for k in m.get("variant_keys", "").split(";") if k}
-    return [{"gene": v["gene"], "protein_change": v.get("protein_change") or "", "hgvsc": v.get("hgvsc") or "",
-             "consequence": v.get("consequence") or "", "vaf": v.get("vaf") or "", "depth": v.get("depth") or "",
-             "filter": v.get("filter") or "", "origin": "somatic", "variant_key": v["variant_key"]}
-            for v in variants if v["variant_key"] in keys]
 
 
 def _evidence_groups(matches: list[dict[str, Any]]) -> list[dict[str, Any]]:
