@@ -76,3 +76,37 @@ def test_unsorted_input_is_refused_without_leftovers(tmp_path: Path) -> None:
     assert code == 2
     assert "sort the input first" in lines[-1] and str(unsorted) in lines[-1]
     assert not list(tmp_path.iterdir())
+
+
+@needs_shared
+def test_conformance_suite_through_the_germline_readers(tmp_path: Path) -> None:
+    """`validate --role germline` reads every file of the suite or refuses it in one line, and
+    `diplotypes` reads every file validation accepted (it reads only the genes' regions of an
+    indexed file, so it may pass what validation refuses)."""
+    files = sorted(p for p in EDGE.rglob("*") if p.is_file() and p.suffix in (".vcf", ".gz", ".bcf"))
+    outcomes: collections.Counter[str] = collections.Counter()
+    problems = []
+    for path in files:
+        codes = []
+        for argv in (["validate", "--role", "germline", "--vcf", str(path), "--build", "GRCh38",
+                      "--out", str(tmp_path / "ok.txt")],
+                     ["diplotypes", "--vcf", str(path), "--gene", "TPMT", "--out", str(tmp_path / "d.tsv")]):
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                code = main(argv)
+            lines = [line for line in err.getvalue().splitlines() if line.strip()]
+            errors = [line for line in lines if line.startswith("pgx: error: ")]
+            if any("Traceback" in line or "unexpected failure" in line for line in lines):
+                problems.append(f"{path} {argv[0]}: {lines}")
+            if code != 0 and (len(errors) != 1 or list(tmp_path.iterdir())):
+                problems.append(f"{path} {argv[0]}: unclear refusal or leftovers {lines}")
+            codes.append(code)
+            for p in tmp_path.iterdir():
+                p.unlink()
+            if code != 0:
+                break
+        outcomes["validated and called" if codes == [0, 0] else "refused by validate" if codes[0] else "disagree"] += 1
+        if codes[0] == 0 and codes[1] != 0:
+            problems.append(f"{path}: validate accepted what diplotypes refused")
+    print("\nconformance through germline readers:", dict(outcomes))
+    assert problems == [], "\n".join(problems)
