@@ -134,3 +134,28 @@ def with_final_newline(vcf: Path, folder: Path) -> Path:
     copy = folder / vcf.name
     copy.write_bytes(data + b"\n")
     return copy
+
+
+def write_user_kb(folder: Path, gene: str, change: str, disease: str, doid: str, therapy: str = "Labinib",
+                  url: str = "https://lab.example/1", source: dict[str, str] | None = None) -> Path:
+    """A one-item user knowledge base (`pgx match --extra-kb`): `change` such as 'V600E' at
+    level B for `disease`."""
+    import json
+
+    from pgx.kb.civic import EVIDENCE_COLUMNS, PROFILE_COLUMNS, VARIANT_COLUMNS
+    from pgx.outputs import write_tsv_atomic
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ref_aa, codon, alt_aa = change[0], int(change[1:-1]), change[-1]
+    write_tsv_atomic(folder / "variants.tsv", VARIANT_COLUMNS, [
+        {"variant_id": 1, "gene": gene, "name": change, "kind": "protein", "ref_aa": ref_aa, "codon": codon,
+         "codon_end": codon, "alt_aa": alt_aa}])
+    write_tsv_atomic(folder / "profiles.tsv", PROFILE_COLUMNS, [
+        {"profile_id": 1, "name": f"{gene} {change}", "logic": "single", "expression": "v1", "variant_ids": "1"}])
+    write_tsv_atomic(folder / "evidence.tsv", [*EVIDENCE_COLUMNS, "url"], [
+        {"evidence_id": "LAB-1", "profile_id": 1, "evidence_type": "Predictive", "evidence_direction": "Supports",
+         "significance": "Sensitivity/Response", "evidence_level": "B", "disease": disease, "doid": doid,
+         "therapies": therapy, "variant_origin": "Somatic", "citation_id": "12345", "source_type": "PubMed",
+         "url": url}])
+    (folder / "source.json").write_text(json.dumps(source or {"name": "LabKB", "version": "1", "license": "internal"}))
+    return folder

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import random
 import shutil
 from collections import Counter
@@ -19,11 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import DEMO, ROOT
+from conftest import DEMO, ROOT, write_user_kb
 
 from pgx.cli import main
-from pgx.kb.civic import EVIDENCE_COLUMNS, PROFILE_COLUMNS, VARIANT_COLUMNS
-from pgx.outputs import write_tsv_atomic
 
 SEED = 20261127
 HOSTILE = [
@@ -88,19 +85,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                 "--json-out", str(base / "report.json"), "--html-out", str(base / "report.html")])[0] == 0
     (base / "cna.tsv").write_text("gene\tcall\texons\nERBB2\tamplification\t\nEGFR\tdeletion\t2-7\nCDKN2A\tdeletion\t\n")
     (base / "fusions.tsv").write_text("gene_5\tgene_3\texon_5\texon_3\nEML4\tALK\t13\t20\nEGFR\tEGFR\t1\t8\n")
-    lab = base / "lab"
-    lab.mkdir()
-    write_tsv_atomic(lab / "variants.tsv", VARIANT_COLUMNS, [
-        {"variant_id": 1, "gene": "KRAS", "name": "G12D", "kind": "protein", "ref_aa": "G", "codon": 12,
-         "codon_end": 12, "alt_aa": "D"}])
-    write_tsv_atomic(lab / "profiles.tsv", PROFILE_COLUMNS, [
-        {"profile_id": 1, "name": "KRAS G12D", "logic": "single", "expression": "v1", "variant_ids": "1"}])
-    write_tsv_atomic(lab / "evidence.tsv", [*EVIDENCE_COLUMNS, "url"], [
-        {"evidence_id": "LAB-1", "profile_id": 1, "evidence_type": "Predictive", "evidence_direction": "Supports",
-         "significance": "Sensitivity/Response", "evidence_level": "B", "disease": "Colon adenocarcinoma",
-         "doid": "DOID:234", "therapies": "Labinib", "variant_origin": "Somatic", "citation_id": "12345",
-         "source_type": "PubMed", "url": "https://lab.example/1"}])
-    (lab / "source.json").write_text(json.dumps({"name": "LabKB", "version": "1", "license": "internal"}))
+    write_user_kb(base / "lab", "KRAS", "G12D", "Colon adenocarcinoma", "DOID:234")
     (base / "samples.tsv").write_text((ROOT / "config/samples.tsv").read_text().replace("demo/", str(ROOT / "demo") + "/"))
     return {"tumor": tumor, "germline": germline, **{p.stem if p.is_file() else p.name: p for p in base.iterdir()}}
 
@@ -156,7 +141,7 @@ READERS: dict[str, tuple[str, int, list[Command]]] = {
 }
 
 
-def _check(argv: list[str], out: Path, problems: list[str], outcomes: Counter[str]) -> None:
+def _check(argv: list[str], out: Path, problems: list[str], outcomes: Counter[str]) -> int:
     code, lines = run(argv)
     said = " | ".join(lines)[:400]
     if any("Traceback" in line or "unexpected failure" in line for line in lines):
@@ -173,6 +158,7 @@ def _check(argv: list[str], out: Path, problems: list[str], outcomes: Counter[st
             problems.append(f"{argv[0]} failed but left {left}: {said}")
     for p in out.iterdir():
         shutil.rmtree(p) if p.is_dir() else p.unlink()
+    return code
 
 
 @pytest.mark.parametrize("input_name", list(READERS))
@@ -188,8 +174,10 @@ def test_damaged_input_is_read_whole_or_refused_in_one_line(input_name: str, mad
     for n in range(copies):
         broken = tmp_path / f"{n}{good.suffix}"
         broken.write_bytes(damaged(good.read_bytes(), rng))
-        for command in commands:
-            _check(command(made, broken, out), out, problems, outcomes)
+        codes = [_check(command(made, broken, out), out, problems, outcomes) for command in commands]
+        # `pgx validate` is the gate: what it accepts, no later step may refuse.
+        if commands[0](made, broken, out)[0] == "validate" and codes[0] == 0 and any(codes[1:]):
+            problems.append(f"copy {n}: validate accepted it, a later command refused it ({codes})")
     print(f"\n{input_name}: {dict(outcomes)}")
     assert problems == [], "\n".join(problems)
 

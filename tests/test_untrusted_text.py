@@ -3,16 +3,14 @@ table cells that a spreadsheet would run as formulas made inert."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
-from conftest import write_vcf
+from conftest import write_user_kb, write_vcf
 from test_columnar import both_lanes
 
 from pgx.cli import main
-from pgx.kb.civic import EVIDENCE_COLUMNS, PROFILE_COLUMNS, VARIANT_COLUMNS
 from pgx.match import read_variants
 from pgx.outputs import inert, read_tsv, write_tsv_atomic
 from pgx.vcf import Filters
@@ -48,20 +46,9 @@ def test_variant_ids_and_filters_from_the_vcf_are_inert_in_both_lanes(tmp_path: 
 
 
 def test_a_user_knowledge_base_cannot_put_script_links_or_bidi_tricks_in_the_report(tmp_path: Path) -> None:
-    lab = tmp_path / "lab"
-    lab.mkdir()
-    write_tsv_atomic(lab / "variants.tsv", VARIANT_COLUMNS, [
-        {"variant_id": 1, "gene": "BRAF", "name": "V600E", "kind": "protein", "ref_aa": "V", "codon": 600,
-         "codon_end": 600, "alt_aa": "E"}])
-    write_tsv_atomic(lab / "profiles.tsv", PROFILE_COLUMNS, [
-        {"profile_id": 1, "name": "BRAF V600E", "logic": "single", "expression": "v1", "variant_ids": "1"}])
-    write_tsv_atomic(lab / "evidence.tsv", [*EVIDENCE_COLUMNS, "url"], [
-        {"evidence_id": "LAB-1", "profile_id": 1, "evidence_type": "Predictive", "evidence_direction": "Supports",
-         "significance": "Sensitivity/Response", "evidence_level": "B", "disease": f"Melanoma {RLO}gnp.exe",
-         "doid": "DOID:1909", "therapies": f"Labinib{RLO}", "variant_origin": "Somatic", "citation_id": "1",
-         "source_type": "PubMed", "url": "javascript:alert(document.cookie)"}])
-    (lab / "source.json").write_text(json.dumps({"name": "LabKB", "version": "1", "license": "internal",
-                                                 "url": "javascript:alert(2)"}))
+    lab = write_user_kb(tmp_path / "lab", "BRAF", "V600E", f"Melanoma {RLO}gnp.exe", "DOID:1909",
+                        therapy=f"Labinib{RLO}", url="javascript:alert(document.cookie)",
+                        source={"name": "LabKB", "version": "1", "license": "internal", "url": "javascript:alert(2)"})
     vcf = write_vcf(tmp_path / "t.vcf", ["chr7 140753336 . A T . PASS . GT:AD 0/1:10,10"])
     assert main(["annotate", "--vcf", str(vcf), "--build", "GRCh38", "--out-vcf", str(tmp_path / "a.vcf.gz"),
                  "--out-tsv", str(tmp_path / "v.tsv")]) == 0
