@@ -34,7 +34,7 @@ print(n)
 def annotate(vcf: str, tag: str, threads: int = 1) -> dict[str, float]:
     return measured([sys.executable, "-m", "pgx.cli", "annotate", "--vcf", vcf, "--build", "GRCh38",
                      "--threads", str(threads),
-                     "--out-vcf", str(OUT / f"annotated-{tag}.vcf.gz"), "--out-tsv", str(OUT / f"variants-{tag}.tsv")])
+                     "--output-vcf", str(OUT / f"annotated-{tag}.vcf.gz"), "--output-tsv", str(OUT / f"variants-{tag}.tsv")])
 
 
 ROUNDS = 5

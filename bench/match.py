@@ -57,10 +57,10 @@ def main() -> None:
     vcf = exome_vcf(OUT / "exome.vcf.gz")
     variants = OUT / "exome.variants.tsv"
     annotated = measured([sys.executable, "-m", "pgx.cli", "annotate", "--vcf", str(vcf), "--build", "GRCh38",
-                          "--out-vcf", str(OUT / "exome.annotated.vcf.gz"), "--out-tsv", str(variants)])
+                          "--output-vcf", str(OUT / "exome.annotated.vcf.gz"), "--output-tsv", str(variants)])
     read = measured([sys.executable, "-c", READ_TABLE, str(variants)])
     matched = measured([sys.executable, "-m", "pgx.cli", "match", "--variants", str(variants), "--tumor-type", "LUAD",
-                        "--build", "GRCh38", "--out", str(OUT / "exome.matches.tsv")])
+                        "--build", "GRCh38", "--output", str(OUT / "exome.matches.tsv")])
     n = 40_000
     save("match", {
         "variants": n, "match_s": matched["elapsed_s"], "match_variants_per_s": round(n / matched["elapsed_s"]),

@@ -59,11 +59,11 @@ def main() -> None:
         matches = str(SCRATCH / f"genome.{n}.matches.tsv")
         baseline = measured([sys.executable, "-c", BASELINE, table])
         matched = measured([sys.executable, "-m", "pgx.cli", "match", "--variants", table, "--tumor-type", "LUAD",
-                            "--build", "GRCh38", "--out", matches])
+                            "--build", "GRCh38", "--output", matches])
         reported = measured([sys.executable, "-m", "pgx.cli", "report", "--patient", "G", "--tumor-type", "LUAD",
                              "--build", "GRCh38", "--variants", table, "--matches", matches,
-                             "--json-out", str(SCRATCH / f"genome.{n}.report.json"),
-                             "--html-out", str(SCRATCH / f"genome.{n}.report.html")])
+                             "--output-json", str(SCRATCH / f"genome.{n}.report.json"),
+                             "--output-html", str(SCRATCH / f"genome.{n}.report.html")])
         results[f"{n}_variants"] = {
             "baseline_read_mb": baseline["peak_rss_mb"], "match_mb": matched["peak_rss_mb"],
             "report_mb": reported["peak_rss_mb"], "match_s": matched["elapsed_s"], "report_s": reported["elapsed_s"],

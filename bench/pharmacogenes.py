@@ -18,7 +18,7 @@ GENES = ["CYP2B6", "CYP2C19", "CYP2C9", "CYP3A5", "CYP4F2", "G6PD", "NAT2", "NUD
 
 def pgx(vcf: Path, gene: str, out: Path, sample: str | None = None) -> list[str]:
     argv = [sys.executable, "-m", "pgx.cli", "diplotypes", "--vcf", str(vcf), "--gene", gene,
-            "--missing-as-reference", "--out", str(out)]
+            "--missing-as-reference", "--output", str(out)]
     return argv + (["--sample", sample] if sample else [])
 
 
@@ -54,7 +54,7 @@ def main() -> None:
         single["peak_rss_mb"] = max(single["peak_rss_mb"], s["peak_rss_mb"])
     wgs = SHARED / "pgx/getrm-wgs/getrm3_pgx_genes.vcf.bgz"
     all_genes = measured([sys.executable, "-m", "pgx.cli", "diplotypes", "--vcf", str(wgs),
-                          "--sample", "NA18526", "--out", str(out / "pgx-getrm.tsv")])
+                          "--sample", "NA18526", "--output", str(out / "pgx-getrm.tsv")])
     samples = 3202
     save("pharmacogenes", {
         "genes": len(GENES), "samples": samples,

@@ -15,4 +15,4 @@ run_step(s, ["--resources", s.params.resources, "annotate", "--vcf", s.input.vcf
              *optional("--keep-non-pass", not f["require_pass"]),
              *optional("--reference-fasta", s.params.reference_fasta),
              "--threads", str(s.threads),
-             "--out-vcf", s.output.vcf, "--out-tsv", s.output.variants, "--qc-out", s.output.qc])
+             "--output-vcf", s.output.vcf, "--output-tsv", s.output.variants, "--output-qc", s.output.qc])

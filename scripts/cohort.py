@@ -6,5 +6,5 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parent / "src"))  # n
 from pgx.workflow import run_step  # noqa: E402
 
 s = snakemake  # noqa: F821
-run_step(s, ["cohort", "--reports", *s.input.reports, "--out-tsv", s.output.tsv,
-             "--out-html", s.output.html])
+run_step(s, ["cohort", "--reports", *s.input.reports, "--output-tsv", s.output.tsv,
+             "--output-html", s.output.html])

@@ -8,4 +8,4 @@ from pgx.workflow import optional, run_step  # noqa: E402
 s = snakemake  # noqa: F821
 run_step(s, ["--resources", s.params.resources, "germline", "--vcf", s.input.vcf,
              "--tumor-type", s.params.tumor_type, "--build", s.params.build,
-             *optional("--sample", s.params.sample), "--out", s.output.matches])
+             *optional("--sample", s.params.sample), "--output", s.output.matches])

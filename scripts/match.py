@@ -10,4 +10,4 @@ run_step(s, ["--resources", s.params.resources, "match", "--variants", s.input.v
              "--tumor-type", s.params.tumor_type, "--build", s.params.build,
              *optional("--cna", s.params.cna), *optional("--fusions", s.params.fusions),
              *[arg for kb in s.params.extra_kbs for arg in ("--extra-kb", kb)],
-             "--out", s.output.matches])
+             "--output", s.output.matches])

@@ -11,4 +11,4 @@ run_step(s, ["--resources", s.params.resources, "diplotypes", "--vcf", s.input.v
              *optional("--missing-as-reference", s.params.missing_as_reference),
              *optional("--outside-calls", s.params.outside_calls),
              *optional("--matches", s.input.get("matches", "")),
-             "--out", s.output.calls, "--guidance-out", s.output.guidance])
+             "--output", s.output.calls, "--output-guidance", s.output.guidance])

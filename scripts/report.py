@@ -15,4 +15,4 @@ run_step(s, ["--resources", s.params.resources, "report", "--patient", s.params.
                for arg in optional(f"--{name.replace('_', '-')}", s.input.get(name, ""))],
              "--settings", json.dumps(s.params.settings, sort_keys=True),
              "--callable-mb", str(s.params.callable_mb),
-             "--matches-out", s.output.matches, "--json-out", s.output.json, "--html-out", s.output.html])
+             "--output-matches", s.output.matches, "--output-json", s.output.json, "--output-html", s.output.html])

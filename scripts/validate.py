@@ -9,4 +9,4 @@ s = snakemake  # noqa: F821
 run_step(s, ["validate", "--vcf", s.input.vcf, "--build", s.params.build, "--role", s.params.role,
              *optional("--tumor-sample", s.params.tumor_sample),
              *optional("--normal-sample", s.params.normal_sample),
-             "--out", s.output.checked])
+             "--output", s.output.checked])

@@ -117,10 +117,10 @@ def match_record(tmp_path: Path, build: str, record: str | list[str], tumor: str
     records = [record] if isinstance(record, str) else record
     vcf = write_vcf(out / "t.vcf", [r + " . PASS . GT 0/1" for r in records],
                     header=B37_HEADER if build == "GRCh37" else B38_HEADER)
-    assert main(["annotate", "--vcf", str(vcf), "--build", build, "--out-vcf", str(out / "a.vcf.gz"),
-                 "--out-tsv", str(out / "v.tsv")]) == 0
+    assert main(["annotate", "--vcf", str(vcf), "--build", build, "--output-vcf", str(out / "a.vcf.gz"),
+                 "--output-tsv", str(out / "v.tsv")]) == 0
     assert main(["match", "--variants", str(out / "v.tsv"), "--tumor-type", tumor, "--build", build,
-                 "--out", str(out / "m.tsv"), *extra]) == 0
+                 "--output", str(out / "m.tsv"), *extra]) == 0
     return read_tsv(out / "m.tsv")
 
 

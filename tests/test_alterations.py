@@ -109,11 +109,11 @@ def test_bcr_abl1_and_t315i_ponatinib_first_imatinib_conflicting(
 
     vcf = write_vcf(tmp_path / "t.vcf", [in_build(ABL1_T315I, build) + " . PASS . GT 0/1"],
                     header=B37_HEADER if build == "GRCh37" else B38_HEADER)
-    assert main(["annotate", "--vcf", str(vcf), "--build", build, "--out-vcf", str(tmp_path / "a.vcf.gz"),
-                 "--out-tsv", str(tmp_path / "v.tsv")]) == 0
+    assert main(["annotate", "--vcf", str(vcf), "--build", build, "--output-vcf", str(tmp_path / "a.vcf.gz"),
+                 "--output-tsv", str(tmp_path / "v.tsv")]) == 0
     fusions = _table(tmp_path / "f.tsv", "gene_5\tgene_3", "BCR\tABL1")
     assert main(["match", "--variants", str(tmp_path / "v.tsv"), "--fusions", fusions, "--tumor-type", "CML",
-                 "--build", build, "--out", str(tmp_path / "m.tsv")]) == 0
+                 "--build", build, "--output", str(tmp_path / "m.tsv")]) == 0
     rows = read_tsv(tmp_path / "m.tsv")
     assert rows[0]["therapy"] == "Ponatinib" and rows[0]["assessment"] == "sensitive"
     for drug in ("Imatinib", "Dasatinib", "Nilotinib"):

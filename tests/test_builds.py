@@ -26,8 +26,8 @@ def test_liftover_of_known_hotspots() -> None:
 
 def test_grch37_input_is_annotated_through_liftover_and_reported_in_its_own_coordinates(tmp_path: Path) -> None:
     vcf = write_vcf(tmp_path / "b37.vcf", ["7 140453136 . A T . PASS . GT 0/1"], header=B37_HEADER)
-    assert main(["annotate", "--vcf", str(vcf), "--build", "GRCh37", "--out-vcf", str(tmp_path / "a.vcf.gz"),
-                 "--out-tsv", str(tmp_path / "v.tsv")]) == 0
+    assert main(["annotate", "--vcf", str(vcf), "--build", "GRCh37", "--output-vcf", str(tmp_path / "a.vcf.gz"),
+                 "--output-tsv", str(tmp_path / "v.tsv")]) == 0
     (row,) = read_tsv(tmp_path / "v.tsv")
     assert (row["chrom"], row["pos"], row["gene"], row["protein_change"]) == ("7", "140453136", "BRAF", "V600E")
     assert "via liftover" in row["annotation_note"]
@@ -36,10 +36,10 @@ def test_grch37_input_is_annotated_through_liftover_and_reported_in_its_own_coor
 def _matches(tmp_path: Path, build: str, tumor: str = "COAD") -> set[tuple[str, str, str, str]]:
     vcf = SHARED / f"somatic/cases/pcgr/T001-{tumor}.{build.lower()}.vcf.gz"
     out = tmp_path / build
-    assert main(["annotate", "--vcf", str(vcf), "--build", build, "--out-vcf", str(out / "a.vcf.gz"),
-                 "--out-tsv", str(out / "v.tsv")]) == 0
+    assert main(["annotate", "--vcf", str(vcf), "--build", build, "--output-vcf", str(out / "a.vcf.gz"),
+                 "--output-tsv", str(out / "v.tsv")]) == 0
     assert main(["match", "--variants", str(out / "v.tsv"), "--tumor-type", tumor, "--build", build,
-                 "--out", str(out / "m.tsv")]) == 0
+                 "--output", str(out / "m.tsv")]) == 0
     return {(r["gene"], r["alteration"], r["source_id"], r["therapy"]) for r in read_tsv(out / "m.tsv")}
 
 

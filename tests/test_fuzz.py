@@ -73,16 +73,16 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Good inputs the damage starts from: the demo's, and what pgx makes of them."""
     base = tmp_path_factory.mktemp("good")
     tumor, germline = DEMO / "CRC-01.tumor.vcf", DEMO / "CRC-01.germline.vcf"
-    assert run(["annotate", "--vcf", str(tumor), "--build", "GRCh38", "--out-vcf", str(base / "a.vcf.gz"),
-                "--out-tsv", str(base / "variants.tsv"), "--qc-out", str(base / "qc.json")])[0] == 0
+    assert run(["annotate", "--vcf", str(tumor), "--build", "GRCh38", "--output-vcf", str(base / "a.vcf.gz"),
+                "--output-tsv", str(base / "variants.tsv"), "--output-qc", str(base / "qc.json")])[0] == 0
     assert run(["match", "--variants", str(base / "variants.tsv"), "--tumor-type", "COAD", "--build", "GRCh38",
-                "--out", str(base / "matches.tsv")])[0] == 0
-    assert run(["diplotypes", "--vcf", str(germline), "--out", str(base / "pgx.tsv"),
-                "--guidance-out", str(base / "guidance.tsv")])[0] == 0
+                "--output", str(base / "matches.tsv")])[0] == 0
+    assert run(["diplotypes", "--vcf", str(germline), "--output", str(base / "pgx.tsv"),
+                "--output-guidance", str(base / "guidance.tsv")])[0] == 0
     assert run(["report", "--patient", "CRC-01", "--tumor-type", "COAD", "--build", "GRCh38",
                 "--variants", str(base / "variants.tsv"), "--matches", str(base / "matches.tsv"),
                 "--pharmacogenes", str(base / "pgx.tsv"), "--guidance", str(base / "guidance.tsv"),
-                "--json-out", str(base / "report.json"), "--html-out", str(base / "report.html")])[0] == 0
+                "--output-json", str(base / "report.json"), "--output-html", str(base / "report.html")])[0] == 0
     (base / "cna.tsv").write_text("gene\tcall\texons\nERBB2\tamplification\t\nEGFR\tdeletion\t2-7\nCDKN2A\tdeletion\t\n")
     (base / "fusions.tsv").write_text("gene_5\tgene_3\texon_5\texon_3\nEML4\tALK\t13\t20\nEGFR\tEGFR\t1\t8\n")
     write_user_kb(base / "lab", "KRAS", "G12D", "Colon adenocarcinoma", "DOID:234")
@@ -95,47 +95,47 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 Command = Callable[[dict[str, Path], Path, Path], list[str]]
 READERS: dict[str, tuple[str, int, list[Command]]] = {
     "tumor VCF": ("tumor", 40, [
-        lambda g, i, o: ["validate", "--vcf", str(i), "--build", "GRCh38", "--out", str(o / "ok.txt")],
-        lambda g, i, o: ["annotate", "--vcf", str(i), "--build", "GRCh38", "--out-vcf", str(o / "a.vcf.gz"),
-                         "--out-tsv", str(o / "v.tsv"), "--qc-out", str(o / "qc.json")],
+        lambda g, i, o: ["validate", "--vcf", str(i), "--build", "GRCh38", "--output", str(o / "ok.txt")],
+        lambda g, i, o: ["annotate", "--vcf", str(i), "--build", "GRCh38", "--output-vcf", str(o / "a.vcf.gz"),
+                         "--output-tsv", str(o / "v.tsv"), "--output-qc", str(o / "qc.json")],
         lambda g, i, o: ["match", "--vcf", str(i), "--build", "GRCh38", "--tumor-type", "COAD",
-                         "--out", str(o / "m.tsv")],
+                         "--output", str(o / "m.tsv")],
     ]),
     "germline VCF": ("germline", 30, [
         lambda g, i, o: ["validate", "--role", "germline", "--vcf", str(i), "--build", "GRCh38",
-                         "--out", str(o / "ok.txt")],
+                         "--output", str(o / "ok.txt")],
         lambda g, i, o: ["diplotypes", "--vcf", str(i), "--gene", "DPYD", "--gene", "CYP2C19", "--gene", "TPMT",
-                         "--out", str(o / "d.tsv"), "--guidance-out", str(o / "g.tsv")],
+                         "--output", str(o / "d.tsv"), "--output-guidance", str(o / "g.tsv")],
         lambda g, i, o: ["germline", "--vcf", str(i), "--build", "GRCh38", "--tumor-type", "COAD",
-                         "--out", str(o / "m.tsv")],
+                         "--output", str(o / "m.tsv")],
     ]),
     "variants table": ("variants", 40, [
         lambda g, i, o: ["match", "--variants", str(i), "--build", "GRCh38", "--tumor-type", "COAD",
-                         "--out", str(o / "m.tsv")],
+                         "--output", str(o / "m.tsv")],
         lambda g, i, o: ["report", "--patient", "P", "--tumor-type", "COAD", "--build", "GRCh38",
-                         "--variants", str(i), "--matches", str(g["matches"]), "--json-out", str(o / "r.json"),
-                         "--html-out", str(o / "r.html")],
+                         "--variants", str(i), "--matches", str(g["matches"]), "--output-json", str(o / "r.json"),
+                         "--output-html", str(o / "r.html")],
     ]),
     "matches table": ("matches", 25, [
         lambda g, i, o: ["report", "--patient", "P", "--tumor-type", "COAD", "--build", "GRCh38",
-                         "--variants", str(g["variants"]), "--matches", str(i), "--json-out", str(o / "r.json"),
-                         "--html-out", str(o / "r.html"), "--matches-out", str(o / "final.tsv")],
+                         "--variants", str(g["variants"]), "--matches", str(i), "--output-json", str(o / "r.json"),
+                         "--output-html", str(o / "r.html"), "--output-matches", str(o / "final.tsv")],
     ]),
     "copy-number table": ("cna", 25, [
         lambda g, i, o: ["match", "--variants", str(g["variants"]), "--cna", str(i), "--build", "GRCh38",
-                         "--tumor-type", "COAD", "--out", str(o / "m.tsv")],
+                         "--tumor-type", "COAD", "--output", str(o / "m.tsv")],
     ]),
     "fusion table": ("fusions", 25, [
         lambda g, i, o: ["match", "--variants", str(g["variants"]), "--fusions", str(i), "--build", "GRCh38",
-                         "--tumor-type", "LUAD", "--out", str(o / "m.tsv")],
+                         "--tumor-type", "LUAD", "--output", str(o / "m.tsv")],
     ]),
     "QC JSON": ("qc", 15, [
         lambda g, i, o: ["report", "--patient", "P", "--tumor-type", "COAD", "--build", "GRCh38",
-                         "--variants", str(g["variants"]), "--qc", str(i), "--json-out", str(o / "r.json"),
-                         "--html-out", str(o / "r.html")],
+                         "--variants", str(g["variants"]), "--qc", str(i), "--output-json", str(o / "r.json"),
+                         "--output-html", str(o / "r.html")],
     ]),
     "report.json": ("report", 30, [
-        lambda g, i, o: ["cohort", "--reports", str(i), "--out-tsv", str(o / "c.tsv"), "--out-html", str(o / "c.html")],
+        lambda g, i, o: ["cohort", "--reports", str(i), "--output-tsv", str(o / "c.tsv"), "--output-html", str(o / "c.html")],
     ]),
     "sample sheet": ("samples", 30, [lambda g, i, o: ["samples", str(i)]]),
 }
@@ -194,7 +194,7 @@ def test_damaged_user_knowledge_base(made: dict[str, Path], tmp_path: Path) -> N
         victim = lab / rng.choice(["variants.tsv", "profiles.tsv", "evidence.tsv", "source.json"])
         victim.write_bytes(damaged(victim.read_bytes(), rng))
         _check(["match", "--variants", str(made["variants"]), "--extra-kb", str(lab), "--build", "GRCh38",
-                "--tumor-type", "COAD", "--out", str(out / "m.tsv")], out, problems, outcomes)
+                "--tumor-type", "COAD", "--output", str(out / "m.tsv")], out, problems, outcomes)
     print(f"\nuser KB: {dict(outcomes)}")
     assert problems == [], "\n".join(problems)
 
@@ -206,7 +206,7 @@ def test_hostile_run_settings(made: dict[str, Path], tmp_path: Path) -> None:
     outcomes: Counter[str] = Counter()
     for settings in ['{"min_vaf": 0.05}', "{", "[1, 2]", "null", '"text"', '{"a": "\u202e"}', "\xff"]:
         _check(["report", "--patient", "P", "--tumor-type", "COAD", "--build", "GRCh38",
-                "--variants", str(made["variants"]), "--settings", settings, "--json-out", str(out / "r.json"),
-                "--html-out", str(out / "r.html")], out, problems, outcomes)
+                "--variants", str(made["variants"]), "--settings", settings, "--output-json", str(out / "r.json"),
+                "--output-html", str(out / "r.html")], out, problems, outcomes)
     assert problems == [], "\n".join(problems)
     assert outcomes == {"read": 2, "refused": 5}

@@ -41,9 +41,9 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict[st
     if not EXAMPLE.is_dir():
         pytest.skip(f"public data folder {SHARED} is absent")
     out = tmp_path_factory.mktemp("example")
-    assert main(["diplotypes", "--vcf", str(EXAMPLE / "pharmcat.example.vcf"), "--out", str(out / "calls.tsv"),
+    assert main(["diplotypes", "--vcf", str(EXAMPLE / "pharmcat.example.vcf"), "--output", str(out / "calls.tsv"),
                  "--outside-calls", str(EXAMPLE / "pharmcat.example.outsideCall.tsv"),
-                 "--guidance-out", str(out / "guidance.tsv")]) == 0
+                 "--output-guidance", str(out / "guidance.tsv")]) == 0
     return {c["gene"]: c for c in read_tsv(out / "calls.tsv")}, read_tsv(out / "guidance.tsv")
 
 
@@ -162,8 +162,8 @@ def test_untested_gene_gets_an_explicit_row_and_no_result_guidance() -> None:
 
 @needs_shared
 def test_diplotypes_lists_cyp2d6_and_hla_as_not_tested_without_outside_calls(tmp_path: Path) -> None:
-    assert main(["diplotypes", "--vcf", str(EXAMPLE / "pharmcat.example.vcf"), "--out", str(tmp_path / "c.tsv"),
-                 "--guidance-out", str(tmp_path / "g.tsv")]) == 0
+    assert main(["diplotypes", "--vcf", str(EXAMPLE / "pharmcat.example.vcf"), "--output", str(tmp_path / "c.tsv"),
+                 "--output-guidance", str(tmp_path / "g.tsv")]) == 0
     calls = {c["gene"]: c for c in read_tsv(tmp_path / "c.tsv")}
     for gene in ("CYP2D6", "HLA-A", "HLA-B", "MT-RNR1"):
         assert calls[gene]["status"] == "not_tested" and "outside call" in calls[gene]["notes"]

@@ -50,14 +50,14 @@ def test_a_user_knowledge_base_cannot_put_script_links_or_bidi_tricks_in_the_rep
                         therapy=f"Labinib{RLO}", url="javascript:alert(document.cookie)",
                         source={"name": "LabKB", "version": "1", "license": "internal", "url": "javascript:alert(2)"})
     vcf = write_vcf(tmp_path / "t.vcf", ["chr7 140753336 . A T . PASS . GT:AD 0/1:10,10"])
-    assert main(["annotate", "--vcf", str(vcf), "--build", "GRCh38", "--out-vcf", str(tmp_path / "a.vcf.gz"),
-                 "--out-tsv", str(tmp_path / "v.tsv")]) == 0
+    assert main(["annotate", "--vcf", str(vcf), "--build", "GRCh38", "--output-vcf", str(tmp_path / "a.vcf.gz"),
+                 "--output-tsv", str(tmp_path / "v.tsv")]) == 0
     assert main(["match", "--variants", str(tmp_path / "v.tsv"), "--extra-kb", str(lab), "--build", "GRCh38",
-                 "--tumor-type", "SKCM", "--out", str(tmp_path / "m.tsv")]) == 0
+                 "--tumor-type", "SKCM", "--output", str(tmp_path / "m.tsv")]) == 0
     assert any(r["source"] == "LabKB" for r in read_tsv(tmp_path / "m.tsv"))
     assert main(["report", "--patient", f"P{RLO}1", "--tumor-type", "SKCM", "--build", "GRCh38",
                  "--variants", str(tmp_path / "v.tsv"), "--matches", str(tmp_path / "m.tsv"),
-                 "--json-out", str(tmp_path / "r.json"), "--html-out", str(tmp_path / "r.html")]) == 0
+                 "--output-json", str(tmp_path / "r.json"), "--output-html", str(tmp_path / "r.html")]) == 0
     html = (tmp_path / "r.html").read_text()
     assert "LAB-1" in html and "Labinib" in html
     assert "javascript:" not in html

@@ -13,6 +13,7 @@ from typing import Any
 
 from pgx import __version__
 from pgx.errors import PgxInputError
+from pgx.vcf import BUILDS
 
 
 def _resources(args: argparse.Namespace) -> Path:
@@ -33,11 +34,11 @@ def cmd_annotate(args: argparse.Namespace) -> None:
     from pgx.vcf import Filters
 
     qc = annotate_vcf(
-        args.vcf, build=args.build, out_vcf=args.out_vcf, out_tsv=args.out_tsv,
+        args.vcf, build=args.build, out_vcf=args.output_vcf, out_tsv=args.output_tsv,
         resources=_resources(args), tumor_sample=args.tumor_sample,
         normal_sample=args.normal_sample,
         filters=Filters(not args.keep_non_pass, args.min_depth, args.min_vaf),
-        reference_fasta=args.reference_fasta, qc_out=args.qc_out, threads=args.threads,
+        reference_fasta=args.reference_fasta, qc_out=args.output_qc, threads=args.threads,
     )
     print(f"annotated {qc['kept']} of {qc['alleles']} alleles from {qc['records']} records", file=sys.stderr)
 
@@ -53,13 +54,13 @@ def cmd_validate(args: argparse.Namespace) -> None:
         if not list(vcf.samples):
             raise PgxInputError(args.vcf, "germline VCF has no sample columns")
         records = sum(1 for _ in checked_records(vcf, args.vcf))
-        write_text_atomic(args.out, f"{args.vcf}\t{records} records\tok\n")
+        write_text_atomic(args.output, f"{args.vcf}\t{records} records\tok\n")
         return
     stats = ReadStats()
     for _ in iter_variants(args.vcf, build=args.build, tumor_sample=args.tumor_sample,
                            normal_sample=args.normal_sample, filters=Filters(), stats=stats):
         pass
-    write_text_atomic(args.out, f"{args.vcf}\t{stats.records} records\t{stats.kept} alleles kept\tok\n")
+    write_text_atomic(args.output, f"{args.vcf}\t{stats.records} records\t{stats.kept} alleles kept\tok\n")
 
 
 def _match_and_write(args: argparse.Namespace, origin: str,
@@ -77,7 +78,7 @@ def _match_and_write(args: argparse.Namespace, origin: str,
     variants, others, notes = load(resources, kb)
     alterations = alterations_from_variants(variants, args.build, kb.hotspot_codons, kb.inactivated_genes)
     rows = match(alterations + others, kb, ontology, tumor, origin=origin)
-    write_tsv_atomic(args.out, MATCH_COLUMNS, rows,
+    write_tsv_atomic(args.output, MATCH_COLUMNS, rows,
                      [f"pgx {__version__}", f"knowledge base: {kb.version}",
                       f"tumor type: {tumor.code} ({tumor.name})", *notes])
     return len(rows)
@@ -156,8 +157,8 @@ def cmd_diplotypes(args: argparse.Namespace) -> None:
             calls += [not_tested(g, sample) for g in OUTSIDE_CALL_GENES if g not in replaced]
     calls.sort(key=lambda c: (c.sample, c.gene))
     comments = [f"pgx {__version__}", f"input: {Path(args.vcf).name}"]
-    write_tsv_atomic(args.out, CALL_COLUMNS, [c.as_row() for c in calls], comments)
-    if args.guidance_out:
+    write_tsv_atomic(args.output, CALL_COLUMNS, [c.as_row() for c in calls], comments)
+    if args.output_guidance:
         proposed: set[str] = set()
         if args.matches:
             for m in read_matches(args.matches):
@@ -168,7 +169,7 @@ def cmd_diplotypes(args: argparse.Namespace) -> None:
         rows: list[dict[str, object]] = []
         for sample in sorted({c.sample for c in calls}):
             rows += guidance([c for c in calls if c.sample == sample], recommendations, proposed)
-        write_tsv_atomic(args.guidance_out, GUIDANCE_COLUMNS, rows, comments)
+        write_tsv_atomic(args.output_guidance, GUIDANCE_COLUMNS, rows, comments)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -189,11 +190,11 @@ def cmd_report(args: argparse.Namespace) -> None:
         settings=_settings(args.settings),
         callable_mb=args.callable_mb,
     )
-    write_report(report, args.json_out, args.html_out)
-    if args.matches_out:
+    write_report(report, args.output_json, args.output_html)
+    if args.output_matches:
         from pgx.report import write_flagged_matches
 
-        write_flagged_matches(args.matches, args.guidance, args.matches_out, args.germline_matches)
+        write_flagged_matches(args.matches, args.guidance, args.output_matches, args.germline_matches)
 
 
 def _settings(text: str | None) -> dict[str, Any]:
@@ -211,7 +212,7 @@ def _settings(text: str | None) -> dict[str, Any]:
 def cmd_cohort(args: argparse.Namespace) -> None:
     from pgx.cohort import summarise
 
-    summarise(args.reports, args.out_tsv, args.out_html)
+    summarise(args.reports, args.output_tsv, args.output_html)
 
 
 def cmd_kb_build(args: argparse.Namespace) -> None:
@@ -254,116 +255,183 @@ def cmd_samples(args: argparse.Namespace) -> None:
     print(f"{len(patients)} patients OK")
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pgx", description=__doc__)
-    p.add_argument("--version", action="version", version=f"pgx {__version__}")
-    p.add_argument("--resources", help="knowledge-base folder (default: the bundled resources/)")
-    sub = p.add_subparsers(dest="command", required=True)
+EXIT_CODES = {0: "success", 1: "refused input (one `pgx: error:` line names the file, record and problem)",
+              2: "usage error (an unknown or missing option)"}
 
-    a = sub.add_parser("annotate", help="normalise and annotate a VCF")
-    a.add_argument("--vcf", required=True)
-    a.add_argument("--build", required=True, choices=["GRCh37", "GRCh38"])
-    a.add_argument("--tumor-sample")
-    a.add_argument("--normal-sample")
-    a.add_argument("--min-depth", type=int, default=0)
-    a.add_argument("--min-vaf", type=float, default=0.0)
+
+class _Renamed(argparse.Action):
+    """An option's former name, still accepted for one release because users' scripts call it:
+    it sets the new option and says so once on stderr."""
+
+    def __init__(self, option_strings: list[str], dest: str, new_name: str = "", **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.new_name = new_name
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        print(f"pgx: warning: {option_string} is now {self.new_name}; the old name goes in a later release",
+              file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def _option(sub: argparse.ArgumentParser, *names: str, old: tuple[str, ...] = (), required: bool = False,
+            **kwargs: Any) -> None:
+    """Add an option; `old` names keep working, hidden, with a deprecation line. A required
+    option with old names is checked after parsing (argparse cannot know either name will do)."""
+    if required and old:
+        kwargs["help"] = f"{kwargs['help']} (required)"
+    action = sub.add_argument(*names, required=required and not old, **kwargs)
+    for name in old:
+        sub.add_argument(name, dest=action.dest, action=_Renamed, new_name=names[0], help=argparse.SUPPRESS)
+    if required and old:
+        sub.set_defaults(_required=[*(sub.get_default("_required") or []), (action.dest, names[0])])
+
+
+def _global_options(parent: argparse.ArgumentParser, top: bool) -> None:
+    """Options every command takes, before or after the sub-command name."""
+    default = None if top else argparse.SUPPRESS  # after the command, only when given
+    parent.add_argument("--resources", metavar="DIR", default=default,
+                        help="knowledge-base folder (default: the bundled one, or $PGX_RESOURCES)")
+
+
+BUILD_HELP = "genome build of the VCF: GRCh37 or GRCh38"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pgx", description=__doc__,
+        epilog="Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()) + ".")
+    p.add_argument("--version", action="version", version=f"pgx {__version__}")
+    _global_options(p, top=True)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, top=False)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+
+    a = command("annotate", "normalise and annotate a tumor VCF: annotated VCF.gz with index, variants.tsv")
+    a.add_argument("--vcf", required=True, help="tumor VCF, VCF.gz or BCF")
+    a.add_argument("--build", required=True, choices=BUILDS, help=BUILD_HELP)
+    a.add_argument("--tumor-sample", help="tumor sample column (default: from the header or the only sample)")
+    a.add_argument("--normal-sample", help="normal sample column, when the VCF holds both")
+    a.add_argument("--min-depth", type=int, default=0, help="drop alleles read at a lower depth (default 0)")
+    a.add_argument("--min-vaf", type=float, default=0.0, help="drop alleles at a lower allele fraction (default 0)")
     a.add_argument("--keep-non-pass", action="store_true", help="keep records whose FILTER is not PASS")
     a.add_argument("--reference-fasta", help="FASTA for left-alignment and codon bases")
-    a.add_argument("--out-vcf", required=True)
-    a.add_argument("--out-tsv", required=True)
-    a.add_argument("--qc-out")
+    _option(a, "--output-vcf", old=("--out-vcf",), required=True, help="annotated VCF.gz to write (its .tbi beside it)")
+    _option(a, "--output-tsv", old=("--out-tsv",), required=True, help="variants.tsv to write")
+    _option(a, "--output-qc", old=("--qc-out",), help="QC JSON to write: what was read, removed and why")
     a.add_argument("--threads", type=int, default=1,
                    help="cores: 2 reads records ahead in a second process; more annotates that many "
                         "contigs at a time (needs a .tbi index beside the VCF)")
     a.set_defaults(func=cmd_annotate)
 
-    val = sub.add_parser("validate", help="check an input VCF")
-    val.add_argument("--vcf", required=True)
-    val.add_argument("--build", required=True, choices=["GRCh37", "GRCh38"])
-    val.add_argument("--role", choices=["tumor", "germline"], default="tumor")
-    val.add_argument("--tumor-sample")
-    val.add_argument("--normal-sample")
-    val.add_argument("--out", required=True)
+    val = command("validate", "read a whole input VCF through the checked reader; refuse it in one line if damaged")
+    val.add_argument("--vcf", required=True, help="VCF, VCF.gz or BCF to check")
+    val.add_argument("--build", required=True, choices=BUILDS, help=BUILD_HELP)
+    val.add_argument("--role", choices=["tumor", "germline"], default="tumor",
+                     help="tumor (sample roles, depth and allele fraction) or germline (genotypes)")
+    val.add_argument("--tumor-sample", help="tumor sample column (tumor role)")
+    val.add_argument("--normal-sample", help="normal sample column (tumor role)")
+    _option(val, "--output", "-o", old=("--out",), required=True, help="one-line summary to write when the VCF is sound")
     val.set_defaults(func=cmd_validate)
 
-    m = sub.add_parser("match", help="match variants to therapies")
+    m = command("match", "match variants, copy-number calls and fusions to therapies")
     source = m.add_mutually_exclusive_group(required=True)
     source.add_argument("--vcf", help="a VCF (annotated on the fly)")
     source.add_argument("--variants", help="variants.tsv from `pgx annotate`")
     m.add_argument("--tumor-type", required=True, help="OncoTree code, e.g. LUAD")
-    m.add_argument("--build", required=True, choices=["GRCh37", "GRCh38"])
+    m.add_argument("--build", required=True, choices=BUILDS, help=BUILD_HELP)
     m.add_argument("--cna", help="TSV with columns gene, call")
     m.add_argument("--fusions", help="TSV with columns gene_5, gene_3")
-    m.add_argument("--origin", choices=["somatic", "germline"], default="somatic")
+    m.add_argument("--origin", choices=["somatic", "germline"], default="somatic",
+                   help="which evidence applies: somatic (default) or germline")
     m.add_argument("--extra-kb", action="append", metavar="DIR",
                    help="a user knowledge base (variants.tsv, profiles.tsv, evidence.tsv, source.json)")
-    m.add_argument("--out", required=True)
+    _option(m, "--output", "-o", old=("--out",), required=True, help="matches.tsv to write")
     m.set_defaults(func=cmd_match)
 
-    g = sub.add_parser("germline", help="germline findings relevant to therapy")
-    g.add_argument("--vcf", required=True)
-    g.add_argument("--tumor-type", required=True)
-    g.add_argument("--build", required=True, choices=["GRCh37", "GRCh38"])
+    g = command("germline", "germline variants in genes with therapy evidence, matched like somatic ones")
+    g.add_argument("--vcf", required=True, help="germline VCF")
+    g.add_argument("--tumor-type", required=True, help="OncoTree code, e.g. BRCA")
+    g.add_argument("--build", required=True, choices=BUILDS, help=BUILD_HELP)
     g.add_argument("--sample", help="sample column (else the only sample)")
-    g.add_argument("--out", required=True)
+    _option(g, "--output", "-o", old=("--out",), required=True, help="germline matches.tsv to write")
     g.set_defaults(func=cmd_germline)
 
-    d = sub.add_parser("diplotypes", help="call pharmacogenes from a germline VCF")
-    d.add_argument("--vcf", required=True)
-    d.add_argument("--build", choices=["GRCh37", "GRCh38"], default="GRCh38")
-    d.add_argument("--sample", action="append")
-    d.add_argument("--gene", action="append")
-    d.add_argument("--missing-as-reference", action="store_true")
-    d.add_argument("--outside-calls")
+    d = command("diplotypes", "call pharmacogenes from a germline VCF and attach CPIC/DPWG guidance")
+    d.add_argument("--vcf", required=True, help="germline VCF; one or many samples")
+    d.add_argument("--build", choices=BUILDS, default="GRCh38", help=BUILD_HELP + " (default GRCh38)")
+    d.add_argument("--sample", action="append", help="sample to call (repeatable; default: every sample)")
+    d.add_argument("--gene", action="append", help="gene to call (repeatable; default: every gene defined)")
+    d.add_argument("--missing-as-reference", action="store_true",
+                   help="read positions absent from the VCF as reference (only for whole-genome calls "
+                        "that omit reference sites; each assumption is listed)")
+    d.add_argument("--outside-calls", help="TSV of calls made elsewhere (gene, diplotype or phenotype, e.g. HLA-B, CYP2D6)")
     d.add_argument("--matches", help="matches.tsv: its drugs come first in the guidance")
-    d.add_argument("--guidance-out")
-    d.add_argument("--out", required=True)
+    _option(d, "--output", "-o", old=("--out",), required=True, help="pharmacogenes.tsv to write (one row per sample and gene)")
+    _option(d, "--output-guidance", old=("--guidance-out",), help="guidance.tsv to write (CPIC/DPWG recommendations)")
     d.set_defaults(func=cmd_diplotypes)
 
-    r = sub.add_parser("report", help="write report.json and report.html")
-    r.add_argument("--patient", required=True)
-    r.add_argument("--tumor-type", required=True)
-    r.add_argument("--build", required=True, choices=["GRCh37", "GRCh38"])
-    r.add_argument("--tumor-vcf", default="")
-    r.add_argument("--germline-vcf", default="")
-    for name in ("variants", "matches", "pharmacogenes", "guidance", "germline-matches", "qc"):
-        r.add_argument(f"--{name}")
+    r = command("report", "write the patient's report.json and self-contained report.html")
+    r.add_argument("--patient", required=True, help="patient id, as in the sample sheet")
+    r.add_argument("--tumor-type", required=True, help="OncoTree code, e.g. LUAD")
+    r.add_argument("--build", required=True, choices=BUILDS, help=BUILD_HELP)
+    r.add_argument("--tumor-vcf", default="", help="tumor VCF's name, shown as the input")
+    r.add_argument("--germline-vcf", default="", help="germline VCF's name, shown as the input")
+    for name, what in (("variants", "variants.tsv from `pgx annotate`"), ("matches", "matches.tsv from `pgx match`"),
+                       ("pharmacogenes", "pharmacogenes.tsv from `pgx diplotypes`"),
+                       ("guidance", "guidance.tsv from `pgx diplotypes`"),
+                       ("germline-matches", "germline matches.tsv from `pgx germline`"),
+                       ("qc", "QC JSON from `pgx annotate`")):
+        r.add_argument(f"--{name}", help=f"{what} (optional)")
     r.add_argument("--settings", help="JSON object of run settings to show")
     r.add_argument("--callable-mb", type=float, default=0.0, help="callable size (Mb) for TMB; 0: not computed")
-    r.add_argument("--matches-out", help="final match table with the pgx_guidance column")
-    r.add_argument("--json-out", required=True)
-    r.add_argument("--html-out", required=True)
+    _option(r, "--output-matches", old=("--matches-out",), help="final match table with the pgx_guidance column")
+    _option(r, "--output-json", old=("--json-out",), required=True, help="report.json to write")
+    _option(r, "--output-html", old=("--html-out",), required=True, help="report.html to write")
     r.set_defaults(func=cmd_report)
 
-    c = sub.add_parser("cohort", help="summary across patients")
-    c.add_argument("--reports", nargs="+", required=True)
-    c.add_argument("--out-tsv", required=True)
-    c.add_argument("--out-html", required=True)
+    c = command("cohort", "summary across patients: actionable genes, levels by tumor type, phenotype shares")
+    c.add_argument("--reports", nargs="+", required=True, help="the patients' report.json files")
+    _option(c, "--output-tsv", old=("--out-tsv",), required=True, help="summary.tsv to write")
+    _option(c, "--output-html", old=("--out-html",), required=True, help="summary.html to write")
     c.set_defaults(func=cmd_cohort)
 
-    s = sub.add_parser("samples", help="check a sample sheet")
-    s.add_argument("sheet")
+    s = command("samples", "check a sample sheet as the workflow would, before any job")
+    s.add_argument("sheet", help="the sample sheet (TSV)")
     s.add_argument("--no-files", action="store_true", help="do not check that files exist")
     s.set_defaults(func=cmd_samples)
 
-    kb = sub.add_parser("kb", help="knowledge base")
-    kbsub = kb.add_subparsers(dest="kb_command", required=True)
-    b = kbsub.add_parser("build", help="build resources/ from the public sources")
+    kb = command("kb", "knowledge base: build, update, verify")
+    kbsub = kb.add_subparsers(dest="kb_command", required=True, metavar="KB_COMMAND")
+    b = kbsub.add_parser("build", help="build resources/ from the public sources", parents=[common])
     b.add_argument("--shared-data", required=True, help="folder with the raw public data")
     b.set_defaults(func=cmd_kb_build)
-    u = kbsub.add_parser("update", help="fetch a CIViC monthly release and swap it in (network)")
+    u = kbsub.add_parser("update", help="fetch a CIViC monthly release and swap it in (network)", parents=[common])
     u.add_argument("--release", required=True, help="release date, YYYY-MM-DD (CIViC releases monthly)")
-    u.add_argument("--base-url", default="https://civicdb.org/downloads")
+    u.add_argument("--base-url", default="https://civicdb.org/downloads",
+                   help="where the releases are (default: CIViC's downloads)")
     u.add_argument("--sha256", action="append", metavar="FILE=HEX", help="expected checksum of a release file")
     u.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each answer or read")
     u.add_argument("--deadline", type=float, default=900.0,
                    help="seconds the whole update may take, however slowly the server sends")
-    u.add_argument("--retries", type=int, default=3)
+    u.add_argument("--retries", type=int, default=3, help="further attempts after a failed download (default 3)")
     u.add_argument("--backoff", type=float, default=1.0, help="first retry delay in seconds, doubling")
     u.set_defaults(func=cmd_kb_update)
-    v = kbsub.add_parser("verify", help="check the tables against the manifest")
+    v = kbsub.add_parser("verify", help="check the tables against the manifest", parents=[common])
     v.set_defaults(func=cmd_kb_verify)
     return p
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    top = parser()
+    args = top.parse_args(argv)
+    for dest, flag in getattr(args, "_required", []):
+        if getattr(args, dest, None) is None:
+            top.error(f"the following arguments are required: {flag}")
+    return args
 
 
 @contextlib.contextmanager
@@ -393,14 +461,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from pgx.htslib_messages import HTSLIB
 
-    args = parser().parse_args(argv)
+    args = parse(argv)
     error: str | None = None
     code = 0
     with _stopping_cleanly_on_sigterm(), HTSLIB.captured():
         try:
             args.func(args)
         except PgxInputError as exc:
-            error, code = str(exc), 2
+            error, code = str(exc), 1
         except OSError as exc:  # an output that cannot be written (a full disk, a missing directory)
             error, code = str(exc), 1
         except Exception as exc:

@@ -16,3 +16,10 @@ class PgxInputError(Exception):
     def __reduce__(self) -> tuple[type[PgxInputError], tuple[str, str, str | None]]:
         # Crosses process boundaries (annotation workers) intact.
         return (PgxInputError, (self.path, self.problem, self.record))
+
+
+def close_matches(word: str, known: list[str], n: int = 3) -> list[str]:
+    """The known words closest to a mistyped one, best first (for "did you mean …?")."""
+    import difflib
+
+    return difflib.get_close_matches(word, known, n=n, cutoff=0.6)

@@ -115,9 +115,19 @@ class Ontology:
     def codes(self) -> list[str]:
         return sorted(self._codes)
 
+    def suggestion(self, code: str) -> str:
+        """'; did you mean LUAD (Lung Adenocarcinoma)?' for a code or name close to a known
+        one, else ''."""
+        from pgx.errors import close_matches
+
+        by_name = {row["name"].lower(): c for c, row in self._codes.items()}
+        codes = close_matches(code.upper(), list(self._codes)) or [
+            by_name[n] for n in close_matches(code.lower(), list(by_name))]
+        return "; did you mean " + " or ".join(f"{c} ({self._codes[c]['name']})" for c in codes) + "?" if codes else ""
+
     def tumor_type(self, code: str) -> TumorType:
         if code not in self._codes:
-            raise PgxInputError("tumor_type", f"unknown OncoTree code {code!r}")
+            raise PgxInputError("tumor_type", f"unknown OncoTree code {code!r}{self.suggestion(code)}")
         row = self._codes[code]
         return TumorType(code, row["name"], self._lineage(code), row["tissue"],
                          LineageClass(row["lineage_class"]), row["main_type"])

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from pgx.errors import PgxInputError
+from pgx.errors import PgxInputError, close_matches
 from pgx.kb import load_table
 from pgx.vcf import bare_contig, check_build, checked_records, has_index, open_vcf
 
@@ -715,7 +715,10 @@ def call_vcf(vcf_path: str, resources: Path, samples: list[str] | None = None,
     if genes:
         unknown = [g for g in genes if g not in definitions]
         if unknown:
-            raise PgxInputError("--gene", f"not a gene called from VCF: {', '.join(unknown)}")
+            hints = [f"{g} (did you mean {' or '.join(close)}?)" if (close := close_matches(g.upper(), list(definitions)))
+                     else g for g in unknown]
+            raise PgxInputError("--gene", f"not a gene called from VCF: {', '.join(hints)}; the genes are "
+                                          f"{', '.join(sorted(definitions))}")
     chosen = [definitions[g] for g in (genes or sorted(definitions))]
     phenotypes = load_phenotypes(resources)
     names, genotypes = read_genotypes(vcf_path, chosen, samples, build, resources)

@@ -82,7 +82,8 @@ def read_sheet(path: str | Path, ontology: Ontology, check_files: bool = True) -
                                            f"and {pid!r}", record=where)
         seen[pid.lower()] = pid
         if not ontology.is_known(values["tumor_type"]):
-            raise PgxInputError(str(path), f"unknown OncoTree code {values['tumor_type']!r} for {pid}", record=where)
+            raise PgxInputError(str(path), f"unknown OncoTree code {values['tumor_type']!r} for {pid}"
+                                           f"{ontology.suggestion(values['tumor_type'])}", record=where)
         if values["build"] not in BUILDS:
             raise PgxInputError(str(path), f"build {values['build']!r} for {pid} must be GRCh37 or GRCh38", record=where)
         if not values["tumor_vcf"] and not values["germline_vcf"]:
