@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.resources
 import io
 import json
 import os
@@ -20,11 +21,12 @@ MANIFEST = "manifest.json"
 
 
 def default_resources() -> Path:
-    """The bundled knowledge base: `resources/` of the checkout, or $PGX_RESOURCES."""
+    """The bundled knowledge base, package data of `pgx` (so a wheel works from any folder; the
+    checkout's `resources/` links to it), or $PGX_RESOURCES."""
     env = os.environ.get("PGX_RESOURCES")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[3] / "resources"
+    return Path(str(importlib.resources.files("pgx").joinpath("resources")))
 
 
 def sha256(path: Path) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from pgx.errors import PgxInputError
 from pgx.kb import MANIFEST, civic, diseases, pharmacogenes, reference, sha256, write_table
-from pgx.kb.swap import exclusive, swap_in
+from pgx.kb.swap import exclusive, resolved, swap_in
 from pgx.outputs import write_text_atomic
 from pgx.transcripts import CODON_COLUMNS, TRANSCRIPT_COLUMNS
 
@@ -24,6 +24,7 @@ def build(shared_data: Path, out: Path, civic_release: Path | None = None) -> di
         raise PgxInputError(str(shared_data), "shared data folder does not exist")
     civic_dir = civic_release or shared_data / CIVIC_RELEASE
     out.parent.mkdir(parents=True, exist_ok=True)
+    out = resolved(out)
     with exclusive(out):
         staging = Path(tempfile.mkdtemp(prefix=".kb-build-", dir=out.parent))
         staging.chmod(0o755)

@@ -62,8 +62,9 @@ def recover(out: Path) -> None:
 @contextlib.contextmanager
 def exclusive(out: Path) -> Iterator[None]:
     """Hold the update lock of `out`'s parent folder; temporary folders found there then belong
-    to no running update and are removed, and an interrupted swap is recovered."""
-    parent = out.resolve().parent
+    to no running update and are removed, and an interrupted swap is recovered. `out` must be
+    the folder itself, not a link to it (`resolved`)."""
+    parent = out.parent
     descriptor = os.open(parent, os.O_RDONLY)
     try:
         try:
@@ -77,6 +78,12 @@ def exclusive(out: Path) -> Iterator[None]:
         yield
     finally:
         os.close(descriptor)  # closing releases the lock
+
+
+def resolved(out: Path) -> Path:
+    """The real folder behind `out`: the checkout's `resources/` is a link into the package, and
+    exchanging the link itself would leave the knowledge base where it was."""
+    return out.resolve() if out.is_symlink() or out.exists() else out.absolute()
 
 
 def _exchange(a: Path, b: Path) -> bool:

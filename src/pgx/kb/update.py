@@ -24,7 +24,7 @@ import urllib3
 
 from pgx.errors import PgxInputError
 from pgx.kb import MANIFEST, civic, sha256, write_table
-from pgx.kb.swap import exclusive, swap_in
+from pgx.kb.swap import exclusive, resolved, swap_in
 
 RELEASE_KINDS = ("ClinicalEvidence", "Variant", "MolecularProfile", "Assertion")
 DEFAULT_BASE_URL = "https://civicdb.org/downloads"
@@ -112,6 +112,7 @@ def update(resources: Path, release: str, *, base_url: str = DEFAULT_BASE_URL,
            backoff: float = 1.0, deadline: float = 900.0) -> dict[str, Any]:
     """Replace the CIViC tables of `resources` by those of `release` (YYYY-MM-DD), all within
     `deadline` seconds."""
+    resources = resolved(resources)
     with exclusive(resources):
         return _update(resources, release, base_url=base_url, checksums=checksums, timeout=timeout,
                        retries=retries, backoff=backoff, deadline_at=time.monotonic() + deadline)
