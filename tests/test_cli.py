@@ -154,3 +154,30 @@ def test_mistyped_tumor_types_and_genes_get_suggestions(tmp_path: Path) -> None:
     gene = pgx("diplotypes", "--vcf", str(DEMO / "CRC-01.germline.vcf"), "--gene", "CYP2C91", "-o", str(tmp_path / "d.tsv"))
     assert gene.returncode == 1 and "CYP2C91 (did you mean CYP2C9 or CYP2C19" in gene.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_progress_lines_give_records_rate_and_time_left(tmp_path: Path, monkeypatch: object) -> None:
+    import contextlib
+    import io
+
+    import pysam
+    import pytest
+
+    from pgx import progress
+    from pgx.cli import main
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    monkeypatch.setattr(progress, "LOG_INTERVAL", 0.0)
+    vcf = write_vcf(tmp_path / "big.vcf", [f"chr1 {100 + i} . A G . PASS . GT:AD 0/1:10,5" for i in range(20_000)])
+    pysam.tabix_compress(str(vcf), str(tmp_path / "big.vcf.gz"))
+    for path in (vcf, tmp_path / "big.vcf.gz"):
+        quiet, told = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stderr(quiet):
+            assert main(["validate", "--vcf", str(path), "--build", "GRCh38", "-o", str(tmp_path / "ok.txt")]) == 0
+        assert quiet.getvalue() == ""  # not a terminal, not asked: silent
+        with contextlib.redirect_stderr(told):
+            assert main(["validate", "--progress", "--vcf", str(path), "--build", "GRCh38", "-o", str(tmp_path / "ok.txt")]) == 0
+        lines = told.getvalue().splitlines()
+        assert len(lines) >= 15 and all(line.startswith(f"pgx: {path.name}: ") for line in lines)
+        assert "20,480 records read" not in told.getvalue() and "19,456 records read" in told.getvalue()
+        assert all("/s, about " in line and line.endswith(" s left") for line in lines)

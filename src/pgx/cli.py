@@ -292,6 +292,9 @@ def _global_options(parent: argparse.ArgumentParser, top: bool) -> None:
     default = None if top else argparse.SUPPRESS  # after the command, only when given
     parent.add_argument("--resources", metavar="DIR", default=default,
                         help="knowledge-base folder (default: the bundled one, or $PGX_RESOURCES)")
+    parent.add_argument("--progress", action="store_true", default=False if top else argparse.SUPPRESS,
+                        help="report records read, rate and time left every 30 s on stderr "
+                             "(shown live anyway when stderr is a terminal)")
 
 
 BUILD_HELP = "genome build of the VCF: GRCh37 or GRCh38"
@@ -462,6 +465,9 @@ def main(argv: list[str] | None = None) -> int:
     from pgx.htslib_messages import HTSLIB
 
     args = parse(argv)
+    from pgx.progress import PROGRESS
+
+    PROGRESS.configure(args.progress)
     error: str | None = None
     code = 0
     with _stopping_cleanly_on_sigterm(), HTSLIB.captured():

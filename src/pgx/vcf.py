@@ -18,6 +18,7 @@ from cyvcf2 import VCF
 
 from pgx.errors import PgxInputError
 from pgx.htslib_messages import HTSLIB
+from pgx.progress import PROGRESS
 
 BUILDS = ("GRCh37", "GRCh38")
 
@@ -375,6 +376,7 @@ def checked_records(vcf: VCF, path: str, region: str | None = None) -> Iterator[
     n = 0
     n_samples = len(vcf.samples)
     mark = HTSLIB.mark()
+    reading = PROGRESS.reading(path) if region is None else None
     iterator = iter(vcf if region is None else vcf(region))
     while True:
         try:
@@ -383,12 +385,16 @@ def checked_records(vcf: VCF, path: str, region: str | None = None) -> Iterator[
             errors = HTSLIB.errors_since(mark)
             if errors:  # htslib stopped at damage it reported rather than at the end
                 raise PgxInputError(path, f"unreadable after record {n} (htslib: {errors[0]})") from None
+            if reading is not None:
+                reading.done()
             return
         except Exception as exc:
             raise PgxInputError(path, f"unreadable record ({_short(exc)})",
                                 record=_where(path, n + 1, region)) from None
         n += 1
         text = record_text(record, path, n)
+        if reading is not None:
+            reading.advance(len(text))
         if n_samples:
             problem = _sample_columns_problem(text, n_samples)
             if problem:

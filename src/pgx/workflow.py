@@ -15,7 +15,7 @@ def run_step(snakemake: Any, argv: list[str]) -> None:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w", encoding="utf-8") as handle, contextlib.redirect_stderr(handle), \
             contextlib.redirect_stdout(handle):
-        code = main(argv)
+        code = main(["--progress", *argv])  # a long job's log shows it moving
     if code:
         message = log.read_text(encoding="utf-8").strip().splitlines()
         raise SystemExit(message[-1] if message else f"pgx {argv[0]} failed")
