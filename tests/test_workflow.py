@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import DEMO, ROOT, SNAKEMAKE, demo_sheet, run
+from conftest import DEMO, ROOT, SNAKEMAKE, demo_sheet, needs_shared, run
 
 pytestmark = pytest.mark.workflow
 
@@ -153,3 +153,34 @@ def test_cohort_summary_weighs_resistance_and_lists_germline_findings(demo_run: 
     assert rows["CRC-01"]["best_level"] == "B" and "DPYD c.1905+1G>A" in rows["CRC-01"]["germline_findings"]
     assert "Erlotinib" in rows["LUNG-01"]["conflicting_therapies"].split(";")
     assert rows["MEL-01"]["germline_findings"] == "BRCA2 c.5946del" and rows["MEL-01"]["best_level"] == "A"
+
+
+@needs_shared
+def test_patients_sharing_one_joint_called_germline_vcf(tmp_path: Path) -> None:
+    """Three patients over one real joint-called germline VCF (GeT-RM 30x WGS, three samples):
+    each patient's pharmacogenes are its own sample's; a sheet that names no germline_sample
+    for a multi-sample VCF is refused before any job."""
+    from conftest import SHARED
+
+    from pgx.outputs import read_tsv
+
+    joint = SHARED / "pgx/getrm-wgs/getrm3_pgx_genes.vcf.bgz"
+    rows = [("P1", "SKCM", "MEL-01", "NA18526"), ("P2", "LUAD", "LUNG-01", "NA18565"), ("P3", "COAD", "CRC-01", "NA18861")]
+    header = "patient\ttumor_type\ttumor_vcf\tgermline_vcf\tbuild\tgermline_sample\n"
+    (tmp_path / "samples.tsv").write_text(header + "".join(
+        f"{p}\t{t}\t{DEMO / (d + '.tumor.vcf')}\t{joint}\tGRCh38\t{s}\n" for p, t, d, s in rows))
+    result = run(tmp_path, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    calls = {p: {r["gene"]: r for r in read_tsv(tmp_path / f"results/{p}/pharmacogenes.tsv")} for p, *_ in rows}
+    for patient, _, _, sample in rows:
+        assert {r["sample"] for r in calls[patient].values()} == {sample}
+        report = json.loads((tmp_path / f"results/{patient}/report.json").read_text())
+        assert {c["sample"] for c in report["pharmacogenomics"]["calls"]} == {sample}
+    assert calls["P1"]["SLCO1B1"]["diplotype"] != calls["P2"]["SLCO1B1"]["diplotype"]  # three people, not one
+    unnamed = tmp_path / "unnamed"
+    unnamed.mkdir()
+    (unnamed / "samples.tsv").write_text(header.replace("\tgermline_sample", "") +
+                                         f"P1\tSKCM\t{DEMO / 'MEL-01.tumor.vcf'}\t{joint}\tGRCh38\n")
+    refused = run(unnamed, "--cores", "1")
+    assert refused.returncode != 0 and "has 3 samples: name the patient's in the germline_sample column" in refused.stderr
+    assert not (unnamed / "results").exists()
