@@ -1,8 +1,12 @@
 """A real single-node SLURM cluster on localhost, from Debian packages, for tests.
 
-munged runs as user munge; slurmctld and slurmd run as root with a minimal /etc/slurm/slurm.conf
-(removed again on stop); state and logs live in a temporary folder. Accounting is off, so job status is polled with
-squeue. Every daemon is stopped by the PID in its pid file.
+munged runs as user munge (shared: it only vouches for the user); slurmctld and slurmd run as
+root with a minimal slurm.conf of their own, in a temporary folder with their state and logs,
+named by $SLURM_CONF; the cluster's name and its two ports are free ones chosen at start.
+Job steps cannot be given $SLURM_CONF (the SLURM executor plugin deletes every SLURM_*
+variable inside jobs), so /etc/slurm/slurm.conf links to ours while the cluster runs, under a
+lock that a second test run on the machine waits for. Accounting is off, so job status is
+polled with squeue. Every daemon is stopped by the PID in its pid file.
 """
 
 from __future__ import annotations
@@ -36,18 +40,22 @@ def install() -> None:
         raise ClusterUnavailable(f"apt-get install {' '.join(PACKAGES)} failed: {result.stderr[-500:]}")
 
 
+SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
+LOCK = Path("/etc/slurm/.pgx-test-cluster.lock")
+
+
 @dataclass
 class Cluster:
     folder: Path
     conf: Path
+    lock: int
 
     @property
     def env(self) -> dict[str, str]:
         return {**os.environ, "SLURM_CONF": str(self.conf)}
 
     def stop(self) -> None:
-        """Stop the daemons and remove our slurm.conf (a present SLURM client with no
-        controller slows every later snakemake call down)."""
+        """Stop the daemons."""
         for name in ("slurmd.pid", "slurmctld.pid", "munged.pid"):
             pid_file = self.folder / name
             if pid_file.exists():
@@ -56,8 +64,9 @@ class Cluster:
                 except (ProcessLookupError, ValueError):
                     pass
         time.sleep(1)
-        if self.conf.exists() and "ClusterName=pgxtest" in self.conf.read_text():
-            self.conf.unlink()
+        if SYSTEM_CONF.is_symlink() and SYSTEM_CONF.resolve() == self.conf.resolve():
+            SYSTEM_CONF.unlink()
+        os.close(self.lock)  # releases the machine's test-cluster lock
 
 
 def _real_memory_mb() -> int:
@@ -66,6 +75,38 @@ def _real_memory_mb() -> int:
         if token.startswith("RealMemory="):
             return max(1024, int(token.split("=")[1]) - 1024)
     return 4096
+
+
+def _machine_lock(wait: float = 600.0) -> int:
+    """The machine's test-cluster lock, waiting for another test run to finish with it."""
+    import fcntl
+
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.time() + wait
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return descriptor
+        except BlockingIOError:
+            if time.time() > deadline:
+                os.close(descriptor)
+                raise ClusterUnavailable("another test run kept the machine's SLURM test cluster busy") from None
+            time.sleep(2)
+
+
+def _free_ports(n: int) -> list[int]:
+    """Ports nothing listens on now (the kernel's choice for port 0)."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def start(folder: Path) -> Cluster:
@@ -90,13 +131,15 @@ def start(folder: Path) -> Cluster:
         if result.returncode != 0:
             raise ClusterUnavailable(f"munged did not start: {result.stderr.strip()}")
         (folder / "munged.pid").write_text((munge_dir / "munged.pid").read_text())
-    # Job steps (srun inside the batch job) read the default path, not $SLURM_CONF.
-    conf = Path("/etc/slurm/slurm.conf")
-    if conf.exists() and "ClusterName=pgxtest" not in conf.read_text():
-        raise ClusterUnavailable(f"{conf} belongs to another cluster; not touching it")
-    conf.parent.mkdir(parents=True, exist_ok=True)
+    lock = _machine_lock()
+    if SYSTEM_CONF.exists() and "ClusterName=pgxtest" not in SYSTEM_CONF.read_text():
+        os.close(lock)
+        raise ClusterUnavailable(f"{SYSTEM_CONF} belongs to another cluster; not touching it")
+    conf = folder / "slurm.conf"
+    controller_port, node_port = _free_ports(2)
     conf.write_text("\n".join([
-        "ClusterName=pgxtest", "SlurmctldHost=localhost", "SlurmUser=root", "AuthType=auth/munge",
+        f"ClusterName=pgxtest{os.getpid()}", "SlurmctldHost=localhost", "SlurmUser=root", "AuthType=auth/munge",
+        f"SlurmctldPort={controller_port}", f"SlurmdPort={node_port}",
         f"StateSaveLocation={folder}/state", f"SlurmdSpoolDir={folder}/spool",
         f"SlurmctldLogFile={folder}/log/slurmctld.log", f"SlurmdLogFile={folder}/log/slurmd.log",
         f"SlurmctldPidFile={folder}/slurmctld.pid", f"SlurmdPidFile={folder}/slurmd.pid",
@@ -107,7 +150,10 @@ def start(folder: Path) -> Cluster:
         f"NodeName=localhost NodeAddr=127.0.0.1 CPUs={os.cpu_count()} RealMemory={_real_memory_mb()} State=UNKNOWN",
         "PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP",
     ]) + "\n")
-    cluster = Cluster(folder, conf)
+    if SYSTEM_CONF.exists() or SYSTEM_CONF.is_symlink():
+        SYSTEM_CONF.unlink()
+    SYSTEM_CONF.symlink_to(conf)
+    cluster = Cluster(folder, conf, lock)
     env = cluster.env
     subprocess.run(["slurmctld"], check=True, env=env, capture_output=True)
     subprocess.run(["slurmd", "-N", "localhost"], check=True, env=env, capture_output=True)

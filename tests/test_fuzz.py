@@ -29,6 +29,8 @@ HOSTILE = [
     "\ud7ff", "a" * 5000, ";;;", "AD=1,2", "chr7", "GT:AD", "0,0", "-5,3", "LUAD", "XYZ", "true",
 ]
 
+pytestmark = pytest.mark.slow
+
 
 def damaged(data: bytes, rng: random.Random) -> bytes:
     """One seeded damage to a text file."""

@@ -227,6 +227,7 @@ def test_a_crash_between_the_two_renames_is_recovered_on_the_next_start(kb: Path
 
 
 @needs_shared
+@pytest.mark.slow
 def test_kill_9_during_an_update_leaves_a_whole_knowledge_base(kb: Path, server: Server) -> None:
     """SIGKILL at several moments of a real update in a subprocess: the folder is always the old
     or the new knowledge base, whole; the next update clears what the killed one left."""

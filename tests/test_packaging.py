@@ -7,6 +7,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import ROOT
 
@@ -55,6 +56,7 @@ def test_python_floor_is_pinned_and_snakemake_is_the_workflow_extra() -> None:
     assert not any(_name(d) == "snakemake" for d in DEPENDENCIES)  # `pip install pgx`: library and CLI only
 
 
+@pytest.mark.slow
 def test_the_wheel_works_alone_from_any_folder(tmp_path: Path) -> None:
     """A wheel of pgx in a fresh venv, run from an empty folder: every demo patient's pgx
     commands, with the knowledge base from the wheel (no checkout, no $PGX_RESOURCES). The

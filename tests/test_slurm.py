@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import RESOURCES, ROOT, SNAKEMAKE, demo_sheet
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

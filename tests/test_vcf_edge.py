@@ -23,6 +23,8 @@ ACCEPTED_REFUSALS = ("neither GRCh37 nor GRCh38", "genome build mismatch", "file
                      # the same): both read as damage.
                      "names an allele the record does not have", "does not end with a newline")
 
+pytestmark = pytest.mark.slow
+
 
 def _annotate(path: Path, out: Path, tumor_sample: str | None = None) -> tuple[int, list[str]]:
     err = io.StringIO()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import DEMO, ROOT, SNAKEMAKE, demo_sheet, needs_shared, run
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
 def test_every_demo_patient_gets_every_output(demo_run: Path) -> None:
     for patient in ("MEL-01", "LUNG-01", "CRC-01"):
