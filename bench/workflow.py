@@ -21,7 +21,7 @@ from conftest import demo_sheet  # noqa: E402
 
 def snakemake(workdir: Path, *args: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+    subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "workflow/Snakefile"), "--directory", str(workdir),
                     "--configfile", str(ROOT / "config/config.yaml"), "--config",
                     f"samples={workdir / 'samples.tsv'}", f"resources={ROOT / 'resources'}", *args],
                    check=True, capture_output=True, env={**os.environ, "SLURM_CONF": "/dev/null"})

@@ -61,7 +61,7 @@ def ontology() -> Any:
     return Ontology.load(RESOURCES)
 
 
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "workflow/Snakefile")]
 
 
 def demo_sheet(path: Path, copies: int = 1) -> Path:

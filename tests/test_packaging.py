@@ -25,22 +25,22 @@ def test_containers_install_this_package_with_its_pins() -> None:
     for text in (docker, apptainer):
         assert "pip install --no-cache-dir '/opt/pgx[workflow]'" in text and "pgx kb verify" in text
         assert "python:3.11" in text
-        for needed in ("pyproject.toml", "src", "workflow", "Snakefile"):
+        for needed in ("pyproject.toml", "src", "workflow", "config"):
             assert needed in text
         assert "PGX_RESOURCES" not in text  # the knowledge base is package data
     copied = set(re.findall(r"^COPY (\S+)", docker, flags=re.M)) | set(docker.split("COPY ")[1].split()[:5])
     files = {line.split()[0] for line in apptainer.split("%files")[1].split("%post")[0].splitlines() if line.strip()}
-    assert {"src", "workflow", "scripts", "config"} <= copied & files
+    assert {"src", "workflow", "config"} <= copied & files
 
 
 def test_conda_env_lists_the_same_pins() -> None:
-    env = yaml.safe_load((ROOT / "envs/pgx.yaml").read_text())
+    env = yaml.safe_load((ROOT / "workflow/envs/pgx.yaml").read_text())
     conda = {_name(d): d for d in env["dependencies"] if isinstance(d, str)}
     # Packages the environment takes from PyPI keep pip's pin syntax.
     pip = {_name(d): d for entry in env["dependencies"] if isinstance(entry, dict) for d in entry.get("pip", [])}
     for spec in DEPENDENCIES:
         name = _name(spec)
-        assert name in conda or name in pip, f"{name} missing from envs/pgx.yaml"
+        assert name in conda or name in pip, f"{name} missing from workflow/envs/pgx.yaml"
         if name in pip:
             assert pip[name].lower() == spec.lower(), (spec, pip[name])
             continue

@@ -22,6 +22,6 @@ def test_ruff() -> None:
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
     if ruff is None:
         pytest.skip("ruff is not installed")
-    result = subprocess.run([ruff, "check", "src", "tests", "scripts", "bench", "demo"], cwd=ROOT,
+    result = subprocess.run([ruff, "check", "src", "tests", "workflow/scripts", "bench", "demo"], cwd=ROOT,
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout[-3000:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,35 @@ def test_patients_sharing_one_joint_called_germline_vcf(tmp_path: Path) -> None:
     refused = run(unnamed, "--cores", "1")
     assert refused.returncode != 0 and "has 3 samples: name the patient's in the germline_sample column" in refused.stderr
     assert not (unnamed / "results").exists()
+
+
+def test_the_workflow_runs_as_a_module_of_another_workflow(demo_run: Path, tmp_path: Path) -> None:
+    """As snakedeploy would deploy it: a host workflow elsewhere that uses every rule of pgx's
+    workflow/Snakefile as a module, with its own config and sample sheet; the results equal the
+    checkout's own run."""
+    import yaml
+
+    demo_sheet(tmp_path / "samples.tsv")
+    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    config["samples"] = "samples.tsv"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    (tmp_path / "Snakefile").write_text(
+        'configfile: "config.yaml"\n\n\n'
+        f'module pgx:\n    snakefile:\n        "{ROOT / "workflow/Snakefile"}"\n    config:\n        config\n\n\n'
+        "use rule * from pgx\n")
+    result = subprocess.run([*SNAKEMAKE[:3], "--directory", str(tmp_path), "-s", str(tmp_path / "Snakefile"),
+                             "--cores", "2", "all"], capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "SLURM_CONF": "/dev/null"}, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for patient in ("MEL-01", "LUNG-01", "CRC-01"):
+        for name in ("variants.tsv", "matches.tsv", "pharmacogenes.tsv", "guidance.tsv"):
+            assert (tmp_path / "results" / patient / name).read_bytes() == (demo_run / patient / name).read_bytes()
+    assert (tmp_path / "results/cohort/summary.html").exists()
+
+
+def test_snakefmt_is_clean() -> None:
+    snakefmt = pytest.importorskip("snakefmt")
+    assert snakefmt
+    result = subprocess.run([sys.executable, "-m", "snakefmt", "--check", str(ROOT / "workflow")],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -12,6 +12,21 @@ rule annotate:
             subcategory="{patient}",
         ),
         qc="results/{patient}/annotate_qc.json",
+    log:
+        "logs/{patient}/annotate.log",
+    benchmark:
+        "benchmarks/{patient}/annotate.tsv"
+    conda:
+        ENV
+    container:
+        CONTAINER
+    # One: a cohort fills the cores with patients. For a few whole-genome VCFs,
+    # --set-threads annotate=2 reads records ahead in a second process; N>2 annotates N
+    # contigs at a time when the VCF has a .tbi (same output bytes either way).
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=60,
     params:
         build=lambda w: patient(w).build,
         tumor_sample=lambda w: patient(w).tumor_sample,
@@ -19,18 +34,5 @@ rule annotate:
         filters=config["filters"],
         reference_fasta=config.get("reference_fasta", ""),
         resources=str(RESOURCES),
-    # One: a cohort fills the cores with patients. For a few whole-genome VCFs,
-    # --set-threads annotate=2 reads records ahead in a second process; N>2 annotates N
-    # contigs at a time when the VCF has a .tbi (same output bytes either way).
-    threads: 1
-    log:
-        "logs/{patient}/annotate.log",
-    benchmark:
-        "benchmarks/{patient}/annotate.tsv"
-    conda:
-        ENV
-    resources:
-        mem_mb=1000,
-        runtime=60,
     script:
-        "../../scripts/annotate.py"
+        "../scripts/annotate.py"

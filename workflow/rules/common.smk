@@ -8,20 +8,27 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-# Rules run the checkout's own library, whatever environment runs Snakemake.
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+# This workflow's own folder, also when it runs as another workflow's module (where
+# workflow.basedir is the host's).
+WORKFLOW_DIR = Path(str(workflow.current_basedir)).parent
+# A checkout runs its own library; a deployed workflow uses the installed pgx package.
+if (WORKFLOW_DIR.parent / "src/pgx").is_dir():
+    sys.path.insert(0, str(WORKFLOW_DIR.parent / "src"))
 
 from pgx.errors import PgxInputError  # noqa: E402
+from pgx.kb import default_resources  # noqa: E402
 from pgx.ontology import Ontology  # noqa: E402
 from pgx.samples import read_sheet  # noqa: E402
 
+validate(config, str(WORKFLOW_DIR / "schemas/config.schema.yaml"))
 
-validate(config, str(Path(workflow.basedir) / "config/schemas/config.schema.yaml"))
-
-RESOURCES = Path(config["resources"])
-if not RESOURCES.is_absolute():
-    RESOURCES = Path(workflow.basedir) / RESOURCES
-ENV = str(Path(workflow.basedir) / "envs/pgx.yaml")
+# "" is the knowledge base bundled with pgx; a relative path is taken from the working directory.
+RESOURCES = (
+    Path(config["resources"]).absolute() if config["resources"] else default_resources()
+)
+ENV = str(WORKFLOW_DIR / "envs/pgx.yaml")
+# The image of containers/Dockerfile (docker://… or a .sif) for `--sdm apptainer`; none by default.
+CONTAINER = config.get("container") or None
 
 
 def _load_patients():
@@ -31,13 +38,16 @@ def _load_patients():
         raise WorkflowError(f"sample sheet: {exc}") from None
     # One compiled validator for every row: snakemake.utils.validate re-reads the schema per
     # call, which costs minutes on a 10,000-patient sheet.
-    schema = yaml.safe_load((Path(workflow.basedir) / "config/schemas/samples.schema.yaml").read_text())
+    schema = yaml.safe_load((WORKFLOW_DIR / "schemas/samples.schema.yaml").read_text())
     validator = jsonschema.Draft202012Validator(schema)
     for patient in patients:
         error = jsonschema.exceptions.best_match(
-            validator.iter_errors({k: v for k, v in asdict(patient).items() if v}))
+            validator.iter_errors({k: v for k, v in asdict(patient).items() if v})
+        )
         if error is not None:
-            raise WorkflowError(f"sample sheet: patient {patient.patient}: {error.message}")
+            raise WorkflowError(
+                f"sample sheet: patient {patient.patient}: {error.message}"
+            )
     return {p.patient: p for p in patients}
 
 
@@ -77,7 +87,10 @@ def report_inputs(wildcards):
 
 def pharmacogenomics_inputs(wildcards):
     p = patient(wildcards)
-    inputs = {"vcf": p.germline_vcf, "checked": f"results/{p.patient}/validated/germline.ok"}
+    inputs = {
+        "vcf": p.germline_vcf,
+        "checked": f"results/{p.patient}/validated/germline.ok",
+    }
     if p.tumor_vcf:
         inputs["matches"] = f"results/{p.patient}/match/somatic_matches.tsv"
     return inputs
@@ -86,7 +99,10 @@ def pharmacogenomics_inputs(wildcards):
 def all_targets():
     targets = []
     for p in PATIENTS.values():
-        targets += [f"results/{p.patient}/report.html", f"results/{p.patient}/report.json"]
+        targets += [
+            f"results/{p.patient}/report.html",
+            f"results/{p.patient}/report.json",
+        ]
         if p.tumor_vcf:
             targets.append(f"results/{p.patient}/annotated.vcf.gz")
         if p.germline_vcf:

@@ -3,18 +3,20 @@
 rule kb_update:
     output:
         done=touch("logs/kb_update/{release}.done"),
-    params:
-        release=lambda w: w.release,
-        resources=str(RESOURCES),
     log:
         "logs/kb_update/{release}.log",
+    wildcard_constraints:
+        release=r"\d{4}-\d{2}-\d{2}",
     conda:
         ENV
+    container:
+        CONTAINER
     resources:
         civic_api=1,
         mem_mb=1000,
         runtime=30,
-    wildcard_constraints:
-        release=r"\d{4}-\d{2}-\d{2}",
+    params:
+        release=lambda w: w.release,
+        resources=str(RESOURCES),
     script:
-        "../../scripts/kb_update.py"
+        "../scripts/kb_update.py"

@@ -3,6 +3,17 @@ rule match:
         variants="results/{patient}/variants.tsv",
     output:
         matches="results/{patient}/match/somatic_matches.tsv",
+    log:
+        "logs/{patient}/match.log",
+    benchmark:
+        "benchmarks/{patient}/match.tsv"
+    conda:
+        ENV
+    container:
+        CONTAINER
+    resources:
+        mem_mb=1000,
+        runtime=30,
     params:
         build=lambda w: patient(w).build,
         tumor_type=lambda w: patient(w).tumor_type,
@@ -10,17 +21,8 @@ rule match:
         fusions=lambda w: patient(w).fusions,
         extra_kbs=config.get("extra_knowledge_bases", []),
         resources=str(RESOURCES),
-    log:
-        "logs/{patient}/match.log",
-    benchmark:
-        "benchmarks/{patient}/match.tsv"
-    conda:
-        ENV
-    resources:
-        mem_mb=1000,
-        runtime=30,
     script:
-        "../../scripts/match.py"
+        "../scripts/match.py"
 
 
 rule germline_findings:
@@ -29,19 +31,21 @@ rule germline_findings:
         checked="results/{patient}/validated/germline.ok",
     output:
         matches="results/{patient}/match/germline_matches.tsv",
-    params:
-        build=lambda w: patient(w).build,
-        tumor_type=lambda w: patient(w).tumor_type,
-        sample=lambda w: patient(w).germline_sample,
-        resources=str(RESOURCES),
     log:
         "logs/{patient}/germline_findings.log",
     benchmark:
         "benchmarks/{patient}/germline_findings.tsv"
     conda:
         ENV
+    container:
+        CONTAINER
     resources:
         mem_mb=1000,
         runtime=60,
+    params:
+        build=lambda w: patient(w).build,
+        tumor_type=lambda w: patient(w).tumor_type,
+        sample=lambda w: patient(w).germline_sample,
+        resources=str(RESOURCES),
     script:
-        "../../scripts/germline_findings.py"
+        "../scripts/germline_findings.py"

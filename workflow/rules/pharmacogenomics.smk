@@ -9,20 +9,22 @@ rule pharmacogenomics:
             subcategory="{patient}",
         ),
         guidance="results/{patient}/guidance.tsv",
-    params:
-        build=lambda w: patient(w).build,
-        sample=lambda w: patient(w).germline_sample,
-        outside_calls=lambda w: patient(w).outside_calls,
-        missing_as_reference=config["pharmacogenomics"]["missing_as_reference"],
-        resources=str(RESOURCES),
     log:
         "logs/{patient}/pharmacogenomics.log",
     benchmark:
         "benchmarks/{patient}/pharmacogenomics.tsv"
     conda:
         ENV
+    container:
+        CONTAINER
     resources:
         mem_mb=1000,
         runtime=30,
+    params:
+        build=lambda w: patient(w).build,
+        sample=lambda w: patient(w).germline_sample,
+        outside_calls=lambda w: patient(w).outside_calls,
+        missing_as_reference=config["pharmacogenomics"]["missing_as_reference"],
+        resources=str(RESOURCES),
     script:
-        "../../scripts/pharmacogenomics.py"
+        "../scripts/pharmacogenomics.py"

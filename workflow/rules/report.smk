@@ -15,6 +15,15 @@ rule report:
             category="Per patient",
             subcategory="{patient}",
         ),
+    log:
+        "logs/{patient}/report.log",
+    conda:
+        ENV
+    container:
+        CONTAINER
+    resources:
+        mem_mb=500,
+        runtime=10,
     params:
         patient=lambda w: w.patient,
         tumor_type=lambda w: patient(w).tumor_type,
@@ -28,29 +37,28 @@ rule report:
         },
         callable_mb=config.get("tmb", {}).get("callable_mb", 0),
         resources=str(RESOURCES),
-    log:
-        "logs/{patient}/report.log",
-    conda:
-        ENV
-    resources:
-        mem_mb=500,
-        runtime=10,
     script:
-        "../../scripts/report.py"
+        "../scripts/report.py"
 
 
 rule cohort:
     input:
         reports=expand("results/{patient}/report.json", patient=sorted(PATIENTS)),
     output:
-        html=report("results/cohort/summary.html", caption="../report/cohort.rst", category="Cohort"),
+        html=report(
+            "results/cohort/summary.html",
+            caption="../report/cohort.rst",
+            category="Cohort",
+        ),
         tsv="results/cohort/summary.tsv",
     log:
         "logs/cohort.log",
     conda:
         ENV
+    container:
+        CONTAINER
     resources:
         mem_mb=1000,
         runtime=30,
     script:
-        "../../scripts/cohort.py"
+        "../scripts/cohort.py"

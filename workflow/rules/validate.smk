@@ -3,20 +3,22 @@ rule validate_tumor:
         vcf=tumor_vcf,
     output:
         checked="results/{patient}/validated/tumor.ok",
+    log:
+        "logs/{patient}/validate_tumor.log",
+    conda:
+        ENV
+    container:
+        CONTAINER
+    resources:
+        mem_mb=500,
+        runtime=10,
     params:
         build=lambda w: patient(w).build,
         tumor_sample=lambda w: patient(w).tumor_sample,
         normal_sample=lambda w: patient(w).normal_sample,
         role="tumor",
-    log:
-        "logs/{patient}/validate_tumor.log",
-    conda:
-        ENV
-    resources:
-        mem_mb=500,
-        runtime=10,
     script:
-        "../../scripts/validate.py"
+        "../scripts/validate.py"
 
 
 rule validate_germline:
@@ -24,17 +26,19 @@ rule validate_germline:
         vcf=germline_vcf,
     output:
         checked="results/{patient}/validated/germline.ok",
+    log:
+        "logs/{patient}/validate_germline.log",
+    conda:
+        ENV
+    container:
+        CONTAINER
+    resources:
+        mem_mb=500,
+        runtime=10,
     params:
         build=lambda w: patient(w).build,
         tumor_sample="",
         normal_sample="",
         role="germline",
-    log:
-        "logs/{patient}/validate_germline.log",
-    conda:
-        ENV
-    resources:
-        mem_mb=500,
-        runtime=10,
     script:
-        "../../scripts/validate.py"
+        "../scripts/validate.py"

@@ -2,7 +2,9 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parent / "src"))  # noqa: F821
+CHECKOUT_SRC = Path(snakemake.scriptdir).resolve().parents[1] / "src"  # noqa: F821
+if (CHECKOUT_SRC / "pgx").is_dir():  # a checkout runs its own library, else the installed one
+    sys.path.insert(0, str(CHECKOUT_SRC))
 from pgx.workflow import optional, run_step  # noqa: E402
 
 s = snakemake  # noqa: F821
