@@ -1,7 +1,6 @@
 rule annotate:
     input:
         vcf=tumor_vcf,
-        checked="results/{patient}/validated/tumor.ok",
     output:
         vcf="results/{patient}/annotated.vcf.gz",
         tbi="results/{patient}/annotated.vcf.gz.tbi",
@@ -28,9 +27,7 @@ rule annotate:
         mem_mb=1000,
         runtime=60,
     params:
-        build=lambda w: patient(w).build,
-        tumor_sample=lambda w: patient(w).tumor_sample,
-        normal_sample=lambda w: patient(w).normal_sample,
+        sheet=sheet_row,
         filters=config["filters"],
         reference_fasta=config.get("reference_fasta", ""),
         resources=str(RESOURCES),

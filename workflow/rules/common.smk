@@ -52,6 +52,12 @@ def _load_patients():
 
 
 PATIENTS = _load_patients()
+SHEET_ROWS = {name: asdict(p) for name, p in PATIENTS.items()}
+RUN_SETTINGS = {
+    "filters": config["filters"],
+    "missing_as_reference": config["pharmacogenomics"]["missing_as_reference"],
+    "reference_fasta": config.get("reference_fasta") or "none",
+}
 
 
 wildcard_constraints:
@@ -61,6 +67,12 @@ wildcard_constraints:
 
 def patient(wildcards):
     return PATIENTS[wildcards.patient]
+
+
+def sheet_row(wildcards):
+    """The patient's sample-sheet row for a rule's params: one function per rule, since
+    Snakemake inspects every params function of every job (seconds on large cohorts)."""
+    return SHEET_ROWS[wildcards.patient]
 
 
 def tumor_vcf(wildcards):
@@ -87,10 +99,7 @@ def report_inputs(wildcards):
 
 def pharmacogenomics_inputs(wildcards):
     p = patient(wildcards)
-    inputs = {
-        "vcf": p.germline_vcf,
-        "checked": f"results/{p.patient}/validated/germline.ok",
-    }
+    inputs = {"vcf": p.germline_vcf}
     if p.tumor_vcf:
         inputs["matches"] = f"results/{p.patient}/match/somatic_matches.tsv"
     return inputs

@@ -15,10 +15,7 @@ rule match:
         mem_mb=1000,
         runtime=30,
     params:
-        build=lambda w: patient(w).build,
-        tumor_type=lambda w: patient(w).tumor_type,
-        cna=lambda w: patient(w).cna,
-        fusions=lambda w: patient(w).fusions,
+        sheet=sheet_row,
         extra_kbs=config.get("extra_knowledge_bases", []),
         resources=str(RESOURCES),
     script:
@@ -28,7 +25,6 @@ rule match:
 rule germline_findings:
     input:
         vcf=germline_vcf,
-        checked="results/{patient}/validated/germline.ok",
     output:
         matches="results/{patient}/match/germline_matches.tsv",
     log:
@@ -43,9 +39,7 @@ rule germline_findings:
         mem_mb=1000,
         runtime=60,
     params:
-        build=lambda w: patient(w).build,
-        tumor_type=lambda w: patient(w).tumor_type,
-        sample=lambda w: patient(w).germline_sample,
+        sheet=sheet_row,
         resources=str(RESOURCES),
     script:
         "../scripts/germline_findings.py"

@@ -21,9 +21,7 @@ rule pharmacogenomics:
         mem_mb=1000,
         runtime=30,
     params:
-        build=lambda w: patient(w).build,
-        sample=lambda w: patient(w).germline_sample,
-        outside_calls=lambda w: patient(w).outside_calls,
+        sheet=sheet_row,
         missing_as_reference=config["pharmacogenomics"]["missing_as_reference"],
         resources=str(RESOURCES),
     script:

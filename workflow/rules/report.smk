@@ -25,16 +25,8 @@ rule report:
         mem_mb=500,
         runtime=10,
     params:
-        patient=lambda w: w.patient,
-        tumor_type=lambda w: patient(w).tumor_type,
-        build=lambda w: patient(w).build,
-        tumor_vcf=lambda w: patient(w).tumor_vcf,
-        germline_vcf=lambda w: patient(w).germline_vcf,
-        settings=lambda w: {
-            "filters": config["filters"],
-            "missing_as_reference": config["pharmacogenomics"]["missing_as_reference"],
-            "reference_fasta": config.get("reference_fasta") or "none",
-        },
+        sheet=sheet_row,
+        settings=RUN_SETTINGS,
         callable_mb=config.get("tmb", {}).get("callable_mb", 0),
         resources=str(RESOURCES),
     script:

@@ -10,9 +10,9 @@ from pgx.workflow import optional, run_step  # noqa: E402
 s = snakemake  # noqa: F821
 f = s.params.filters
 run_step(s, ["--resources", s.params.resources, "annotate", "--vcf", s.input.vcf,
-             "--build", s.params.build,
-             *optional("--tumor-sample", s.params.tumor_sample),
-             *optional("--normal-sample", s.params.normal_sample),
+             "--build", s.params.sheet["build"],
+             *optional("--tumor-sample", s.params.sheet["tumor_sample"]),
+             *optional("--normal-sample", s.params.sheet["normal_sample"]),
              "--min-depth", str(f["min_depth"]), "--min-vaf", str(f["min_vaf"]),
              *optional("--keep-non-pass", not f["require_pass"]),
              *optional("--reference-fasta", s.params.reference_fasta),

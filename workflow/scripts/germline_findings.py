@@ -9,5 +9,5 @@ from pgx.workflow import optional, run_step  # noqa: E402
 
 s = snakemake  # noqa: F821
 run_step(s, ["--resources", s.params.resources, "germline", "--vcf", s.input.vcf,
-             "--tumor-type", s.params.tumor_type, "--build", s.params.build,
-             *optional("--sample", s.params.sample), "--output", s.output.matches])
+             "--tumor-type", s.params.sheet["tumor_type"], "--build", s.params.sheet["build"],
+             *optional("--sample", s.params.sheet["germline_sample"]), "--output", s.output.matches])

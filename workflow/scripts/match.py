@@ -9,7 +9,7 @@ from pgx.workflow import optional, run_step  # noqa: E402
 
 s = snakemake  # noqa: F821
 run_step(s, ["--resources", s.params.resources, "match", "--variants", s.input.variants,
-             "--tumor-type", s.params.tumor_type, "--build", s.params.build,
-             *optional("--cna", s.params.cna), *optional("--fusions", s.params.fusions),
+             "--tumor-type", s.params.sheet["tumor_type"], "--build", s.params.sheet["build"],
+             *optional("--cna", s.params.sheet["cna"]), *optional("--fusions", s.params.sheet["fusions"]),
              *[arg for kb in s.params.extra_kbs for arg in ("--extra-kb", kb)],
              "--output", s.output.matches])

@@ -9,8 +9,8 @@ from pgx.workflow import optional, run_step  # noqa: E402
 
 s = snakemake  # noqa: F821
 run_step(s, ["--resources", s.params.resources, "diplotypes", "--vcf", s.input.vcf,
-             "--build", s.params.build, *optional("--sample", s.params.sample),
+             "--build", s.params.sheet["build"], *optional("--sample", s.params.sheet["germline_sample"]),
              *optional("--missing-as-reference", s.params.missing_as_reference),
-             *optional("--outside-calls", s.params.outside_calls),
+             *optional("--outside-calls", s.params.sheet["outside_calls"]),
              *optional("--matches", s.input.get("matches", "")),
              "--output", s.output.calls, "--output-guidance", s.output.guidance])

@@ -9,10 +9,10 @@ if (CHECKOUT_SRC / "pgx").is_dir():  # a checkout runs its own library, else the
 from pgx.workflow import optional, run_step  # noqa: E402
 
 s = snakemake  # noqa: F821
-run_step(s, ["--resources", s.params.resources, "report", "--patient", s.params.patient,
-             "--tumor-type", s.params.tumor_type, "--build", s.params.build,
-             *optional("--tumor-vcf", s.params.tumor_vcf),
-             *optional("--germline-vcf", s.params.germline_vcf),
+run_step(s, ["--resources", s.params.resources, "report", "--patient", s.params.sheet["patient"],
+             "--tumor-type", s.params.sheet["tumor_type"], "--build", s.params.sheet["build"],
+             *optional("--tumor-vcf", s.params.sheet["tumor_vcf"]),
+             *optional("--germline-vcf", s.params.sheet["germline_vcf"]),
              *[arg for name in ("variants", "matches", "pharmacogenes", "guidance", "qc", "germline_matches")
                for arg in optional(f"--{name.replace('_', '-')}", s.input.get(name, ""))],
              "--settings", json.dumps(s.params.settings, sort_keys=True),
