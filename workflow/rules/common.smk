@@ -11,7 +11,8 @@ from snakemake.utils import validate
 # This workflow's own folder, also when it runs as another workflow's module (where
 # workflow.basedir is the host's).
 WORKFLOW_DIR = Path(str(workflow.current_basedir)).parent
-# A checkout runs its own library; a deployed workflow uses the installed pgx package.
+# A checkout runs its own library (the job scripts do the same through scripts/pgx_checkout.py); a
+# deployed workflow uses the installed pgx package.
 if (WORKFLOW_DIR.parent / "src/pgx").is_dir():
     sys.path.insert(0, str(WORKFLOW_DIR.parent / "src"))
 

@@ -1,12 +1,9 @@
 # Snakemake adapter: assemble report.json and render report.html.
 import json
-import sys
-from pathlib import Path
 
-CHECKOUT_SRC = Path(snakemake.scriptdir).resolve().parents[1] / "src"  # noqa: F821
-if (CHECKOUT_SRC / "pgx").is_dir():  # a checkout runs its own library, else the installed one
-    sys.path.insert(0, str(CHECKOUT_SRC))
-from pgx.workflow import optional, run_step  # noqa: E402
+import pgx_checkout  # noqa: F401 (puts the checkout's src/ first on sys.path)
+
+from pgx.workflow import optional, run_step
 
 s = snakemake  # noqa: F821
 run_step(s, ["--resources", s.params.resources, "report", "--patient", s.params.sheet["patient"],
