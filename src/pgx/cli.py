@@ -126,50 +126,33 @@ def cmd_germline(args: argparse.Namespace) -> None:
 
 
 def cmd_diplotypes(args: argparse.Namespace) -> None:
-    from pgx.kb.pharmacogenes import OUTSIDE_CALL_GENES
-    from pgx.match import read_matches, therapy_drugs
+    from pgx.match import proposed_drugs, read_matches
     from pgx.outputs import write_tsv_atomic
     from pgx.pharmacogenes import (
         CALL_COLUMNS,
         GUIDANCE_COLUMNS,
-        _for_sample,
         call_vcf,
-        guidance,
+        guidance_per_sample,
         hla_alleles_of_interest,
         load_phenotypes,
         load_recommendations,
-        not_tested,
         read_outside_calls,
+        with_outside_calls,
     )
 
     resources = _resources(args)
     calls = call_vcf(args.vcf, resources, samples=args.sample or None, genes=args.gene or None,
                      missing_as_reference=args.missing_as_reference, build=args.build)
     recommendations = load_recommendations(resources)
-    samples = sorted({c.sample for c in calls})
     outside = read_outside_calls(args.outside_calls, "", load_phenotypes(resources, outside_calls=True),
                                  hla_alleles_of_interest(recommendations)) if args.outside_calls else []
-    replaced = {c.gene for c in outside}
-    calls = [c for c in calls if c.gene not in replaced]
-    for sample in samples:
-        calls += [_for_sample(c, sample) for c in outside]
-        if not args.gene:  # every gene with guidance gets a row, tested or not
-            calls += [not_tested(g, sample) for g in OUTSIDE_CALL_GENES if g not in replaced]
-    calls.sort(key=lambda c: (c.sample, c.gene))
+    calls = with_outside_calls(calls, outside, every_gene=not args.gene)
     comments = [f"pgx {__version__}", f"input: {Path(args.vcf).name}"]
     write_tsv_atomic(args.output, CALL_COLUMNS, [c.as_row() for c in calls], comments)
     if args.output_guidance:
-        proposed: set[str] = set()
-        if args.matches:
-            for m in read_matches(args.matches):
-                # Proposed: drugs the tumor's evidence speaks for in its own tumor type, not any
-                # drug named in a resistance or off-label row.
-                if m["direction"] == "sensitivity" and m["on_label"] == "true":
-                    proposed |= set(therapy_drugs(m["therapy"]))
-        rows: list[dict[str, object]] = []
-        for sample in sorted({c.sample for c in calls}):
-            rows += guidance([c for c in calls if c.sample == sample], recommendations, proposed)
-        write_tsv_atomic(args.output_guidance, GUIDANCE_COLUMNS, rows, comments)
+        proposed = proposed_drugs(read_matches(args.matches)) if args.matches else set()
+        write_tsv_atomic(args.output_guidance, GUIDANCE_COLUMNS,
+                         guidance_per_sample(calls, recommendations, proposed), comments)
 
 
 def cmd_report(args: argparse.Namespace) -> None:

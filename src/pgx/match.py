@@ -213,6 +213,14 @@ def in_evidence_genes(rows: Iterable[dict[str, str]], kb: KnowledgeBase) -> Iter
     return (r for r in rows if r.get("gene") in kb.by_gene)
 
 
+def proposed_drugs(matches: Iterable[dict[str, str]]) -> set[str]:
+    """The drugs the tumor's evidence speaks for in its own tumor type, which pharmacogenomic
+    guidance lists first: from on-label sensitivity rows, not any drug named in a resistance
+    or off-label row."""
+    return {d for m in matches if m["direction"] == "sensitivity" and m["on_label"] == "true"
+            for d in therapy_drugs(m["therapy"])}
+
+
 def read_matches(path: str | None) -> list[dict[str, str]]:
     """A match table as `match` writes it; its closed vocabularies checked, since the ranking
     and the report rely on them. None or a missing file: no matches."""

@@ -26,6 +26,7 @@ import numpy as np
 
 from pgx.errors import PgxInputError, close_matches
 from pgx.kb import load_table
+from pgx.kb.pharmacogenes import OUTSIDE_CALL_GENES
 from pgx.vcf import bare_contig, check_build, checked_records, has_index, open_vcf
 
 IUPAC = {
@@ -957,6 +958,28 @@ def _normalised_key(value: str) -> str:
         if isinstance(parsed, dict):
             return repr({str(k): float(v) for k, v in sorted(parsed.items())})
     return value
+
+
+def with_outside_calls(calls: list[Call], outside: list[Call], every_gene: bool) -> list[Call]:
+    """Each sample's VCF calls with the outside calls in place of its calls of the same genes
+    and, when `every_gene`, a not-tested row for every gene that only an outside call can give,
+    so that gene's guidance says 'no result' rather than nothing. Sorted by sample and gene."""
+    replaced = {c.gene for c in outside}
+    merged = [c for c in calls if c.gene not in replaced]
+    for sample in sorted({c.sample for c in calls}):
+        merged += [_for_sample(c, sample) for c in outside]
+        if every_gene:
+            merged += [not_tested(g, sample) for g in OUTSIDE_CALL_GENES if g not in replaced]
+    return sorted(merged, key=lambda c: (c.sample, c.gene))
+
+
+def guidance_per_sample(calls: list[Call], recommendations: list[dict[str, str]],
+                        proposed_drugs: set[str]) -> list[dict[str, object]]:
+    """`guidance` for every sample of `calls`, in sample order."""
+    rows: list[dict[str, object]] = []
+    for sample in sorted({c.sample for c in calls}):
+        rows += guidance([c for c in calls if c.sample == sample], recommendations, proposed_drugs)
+    return rows
 
 
 def guidance(calls: list[Call], recommendations: list[dict[str, str]],

@@ -59,6 +59,7 @@ def read_sheet(path: str | Path, ontology: Ontology, check_files: bool = True) -
         raise PgxInputError(str(path), f"unknown column(s): {', '.join(unknown)}", record="header")
     patients: list[Patient] = []
     seen: dict[str, str] = {}
+    samples_of: dict[str, list[str]] = {}  # a cohort's joint-called VCF is opened once
     for n, line in numbered[1:]:
         where = f"line {n}"
         cells = line.split("\t")
@@ -94,7 +95,7 @@ def read_sheet(path: str | Path, ontology: Ontology, check_files: bool = True) -
             for column in ("tumor_vcf", "germline_vcf", "cna", "fusions", "outside_calls"):
                 if values[column] and not Path(values[column]).exists():
                     raise PgxInputError(str(path), f"{column} of {pid} does not exist: {values[column]}", record=where)
-            _check_sample_columns(values, str(path), where)
+            _check_sample_columns(values, str(path), where, samples_of)
         patients.append(Patient(**values))
     if not patients:
         raise PgxInputError(str(path), "sample sheet has no patients")
@@ -104,7 +105,8 @@ def read_sheet(path: str | Path, ontology: Ontology, check_files: bool = True) -
 RESERVED_IDS = frozenset({"cohort"})
 
 
-def _check_sample_columns(values: dict[str, str], sheet: str, where: str) -> None:
+def _check_sample_columns(values: dict[str, str], sheet: str, where: str,
+                          samples_of: dict[str, list[str]]) -> None:
     """The sample columns the sheet names must be in the VCF headers, and a germline VCF of
     several samples needs the patient's named: found now, not halfway through the run. Opening
     a VCF also checks that it is whole (`pgx.vcf.open_vcf`)."""
@@ -115,7 +117,10 @@ def _check_sample_columns(values: dict[str, str], sheet: str, where: str) -> Non
                                        ("germline_vcf", ("germline_sample",))):
         if not values[vcf_column]:
             continue
-        samples = list(open_vcf(values[vcf_column]).samples)
+        vcf = values[vcf_column]
+        if vcf not in samples_of:
+            samples_of[vcf] = list(open_vcf(vcf).samples)
+        samples = samples_of[vcf]
         for column in sample_columns:
             name = values[column]
             if name and name not in samples:
