@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import contextlib
+import http.server
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +163,101 @@ def write_user_kb(folder: Path, gene: str, change: str, disease: str, doid: str,
          "url": url}])
     (folder / "source.json").write_text(json.dumps(source or {"name": "LabKB", "version": "1", "license": "internal"}))
     return folder
+
+
+MANE_SEQUENCES = SHARED / "reference/sequences/hgvs-weaver"
+MANE_GENES = {"APC": "NM_000038.6", "BARD1": "NM_000465.4", "ALPL": "NM_000478.6", "LDLR": "NM_000527.5"}
+
+
+def write_mane_genome(path: Path) -> Path:
+    """A FASTA of chr1, chr2, chr5 and chr19 up to past APC, BARD1, ALPL and LDLR, with
+    the exons of their MANE transcripts at their GRCh38 places (the real RefSeq cDNA in
+    ../shared/data/reference/sequences) and N everywhere else: what an assembly download
+    would hold at those bases. One line per contig (faidx allows it), faidx-indexed by htslib."""
+    import pysam
+
+    from pgx.transcripts import TranscriptIndex, reverse_complement
+
+    index = TranscriptIndex.load(RESOURCES / "annotation")
+    contigs: dict[str, bytearray] = {}
+    for gene, refseq in MANE_GENES.items():
+        tx = index.of_gene(gene)
+        assert tx is not None and tx.refseq == refseq, gene
+        cdna = (MANE_SEQUENCES / f"{refseq}.seq").read_text().strip()
+        assert len(cdna) == sum(end - start for start, end in tx.exons), gene
+        genomic = cdna if tx.strand == "+" else reverse_complement(cdna)  # exons in genomic order
+        contig = contigs.setdefault(f"chr{tx.chrom}", bytearray())
+        if len(contig) < tx.tx_end + 500:
+            contig.extend(b"N" * (tx.tx_end + 500 - len(contig)))
+        used = 0
+        for start, end in tx.exons:
+            contig[start:end] = genomic[used:used + end - start].encode()
+            used += end - start
+    with open(path, "wb") as out:
+        for name in sorted(contigs, key=lambda c: int(c[3:])):
+            out.write(f">{name}\n".encode() + bytes(contigs[name]) + b"\n")
+    pysam.faidx(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def mane_genome(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not MANE_SEQUENCES.is_dir():
+        pytest.skip(f"{MANE_SEQUENCES} is absent (it sits beside the checkout in CI)")
+    return write_mane_genome(tmp_path_factory.mktemp("genome") / "GRCh38.fa")
+
+
+class Server:
+    """A local HTTP server of named payloads, each answered as `mode` says: the network is the
+    one part tests fake."""
+
+    def __init__(self, payloads: dict[str, bytes]):
+        self.payloads = payloads
+        self.mode: dict[str, str] = {}
+        self.requests: list[str] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                name = self.path.rsplit("/", 1)[-1]
+                outer.requests.append(name)
+                mode = outer.mode.get(name, outer.mode.get("*", "ok"))
+                body = outer.payloads.get(name)
+                if body is None:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                if mode == "500" or (mode == "500-once" and outer.requests.count(name) == 1):
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                if mode == "slow":
+                    time.sleep(1.5)
+                if mode == "corrupt":
+                    body = b"\x89PNG not a table at all\n" * 20
+                if mode == "drip":  # a few bytes at a time, forever: only a deadline stops it
+                    self.send_response(200)
+                    self.end_headers()
+                    with contextlib.suppress(OSError):
+                        for start in range(0, len(body), 64):
+                            self.wfile.write(body[start:start + 64])
+                            self.wfile.flush()
+                            time.sleep(0.05)
+                    return
+                if mode == "rows-cut":  # cut at a row boundary, no Content-Length to tell
+                    lines = body.splitlines(keepends=True)
+                    self.send_response(200)
+                    self.end_headers()
+                    self.wfile.write(b"".join(lines[: len(lines) // 2]))
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2] if mode == "truncated" else body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()

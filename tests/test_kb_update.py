@@ -3,22 +3,19 @@ good, truncated, corrupt, slow, 500 and checksum-mismatch answers. Only the netw
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import http.server
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import RESOURCES, SHARED, needs_shared
+from conftest import RESOURCES, SHARED, Server, needs_shared
 
 from pgx.errors import PgxInputError
 from pgx.kb import Manifest, verify
@@ -35,59 +32,6 @@ def recorded_release(source: Path = SOURCE, release: str = RELEASE, share: float
         lines = next(source.glob(f"*-{kind}Summaries.tsv")).read_bytes().splitlines(keepends=True)
         payloads[name] = b"".join(lines[: 1 + int((len(lines) - 1) * share)])
     return payloads
-
-
-class Server:
-    def __init__(self, payloads: dict[str, bytes]):
-        self.payloads = payloads
-        self.mode: dict[str, str] = {}
-        self.requests: list[str] = []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                name = self.path.rsplit("/", 1)[-1]
-                outer.requests.append(name)
-                mode = outer.mode.get(name, outer.mode.get("*", "ok"))
-                body = outer.payloads.get(name)
-                if body is None:
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                if mode == "500" or (mode == "500-once" and outer.requests.count(name) == 1):
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                if mode == "slow":
-                    time.sleep(1.5)
-                if mode == "corrupt":
-                    body = b"\x89PNG not a table at all\n" * 20
-                if mode == "drip":  # a few bytes at a time, forever: only a deadline stops it
-                    self.send_response(200)
-                    self.end_headers()
-                    with contextlib.suppress(OSError):
-                        for start in range(0, len(body), 64):
-                            self.wfile.write(body[start:start + 64])
-                            self.wfile.flush()
-                            time.sleep(0.05)
-                    return
-                if mode == "rows-cut":  # cut at a row boundary, no Content-Length to tell
-                    lines = body.splitlines(keepends=True)
-                    self.send_response(200)
-                    self.end_headers()
-                    self.wfile.write(b"".join(lines[: len(lines) // 2]))
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body[: len(body) // 2] if mode == "truncated" else body)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import pytest
 from conftest import write_vcf
 
 from pgx.errors import PgxInputError
+from pgx.genome import Genome
 from pgx.vcf import Filters, ReadStats, iter_variants, trim_alleles
 
 
@@ -206,5 +207,27 @@ def test_indels_are_left_aligned_against_a_reference_fasta(tmp_path: Path) -> No
     (plain,) = variants(vcf, stats=stats)
     assert (plain.pos, plain.ref, plain.alt) == (13, "GAG", "G") and not stats.left_aligned
     stats = ReadStats()
-    (shifted,) = variants(vcf, reference_fasta=str(fasta), stats=stats)
+    (shifted,) = variants(vcf, genome=Genome(fasta, "GRCh38"), stats=stats)
     assert (shifted.pos, shifted.ref, shifted.alt) == (5, "CAG", "C") and stats.left_aligned
+
+
+def test_a_ref_the_reference_genome_does_not_have_is_refused_naming_the_line(tmp_path: Path) -> None:
+    import pysam
+
+    fasta = tmp_path / "ref.fa"
+    fasta.write_text(">chr21\nACGTCAGAGAGAGAGTTACG\n>chr22\nNNNNACGT\n")
+    pysam.faidx(str(fasta))
+    header = "##fileformat=VCFv4.2\n##contig=<ID=chr21,length=20>\n##contig=<ID=chr22,length=8>\n" \
+             "##contig=<ID=chrM,length=8>\n" '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n'
+    genome = Genome(fasta, "GRCh38")
+    # N in the genome is unknown, not a mismatch; a contig the FASTA lacks is counted, not checked.
+    good = write_vcf(tmp_path / "g.vcf", ["chr21 2 . C T . PASS . GT 0/1", "chr22 2 . G T . PASS . GT 0/1",
+                                          "chrM 1 . A G . PASS . GT 0/1"], header=header)
+    stats = ReadStats()
+    assert len(variants(good, genome=genome, stats=stats)) == 3 and stats.ref_unchecked == 1
+    bad = write_vcf(tmp_path / "b.vcf", ["chr21 2 . C T . PASS . GT 0/1", "chr21 5 . CT C . PASS . GT 0/1"],
+                    header=header)
+    with pytest.raises(PgxInputError) as refused:
+        variants(bad, genome=genome)
+    assert str(refused.value) == (f"{bad}: line 8: REF CT at chr21:5 is not the GRCh38 reference sequence (CA); "
+                                  "is the VCF's build GRCh38, and the reference FASTA the one it was called on?")

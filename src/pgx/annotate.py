@@ -11,16 +11,17 @@ import dataclasses
 import itertools
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from pgx.genome import Genome
 from pgx.outputs import inert
+from pgx.protein import ProteinChange, protein_effect
 from pgx.transcripts import (
-    CODON_TABLE,
     ONE_LETTER,
     THREE_LETTER,
     Transcript,
@@ -59,17 +60,6 @@ LOSS_OF_FUNCTION = frozenset({
 def severity_rank(consequence: str) -> int:
     """Rank of the most severe term in an '&'-joined consequence; lower is more severe."""
     return min((_RANK.get(t, len(SEVERITY)) for t in consequence.split("&")), default=len(SEVERITY))
-
-
-class ProteinChange(NamedTuple):
-    """A parsed protein change; `short` is the one-letter form used for matching (V600E)."""
-
-    short: str
-    ref_aa: str | None
-    codon: int | None
-    codon_end: int | None
-    alt_aa: str | None
-    kind: str  # missense, nonsense, synonymous, frameshift, deletion, insertion, delins, other
 
 
 class Annotation(NamedTuple):
@@ -317,11 +307,12 @@ _INTERGENIC = Annotation(None, None, None, "intergenic_variant", None, None, Non
 
 
 class BuiltinAnnotator:
-    """Consequence and HGVS from MANE Select models; codon bases from FASTA or known codons."""
+    """Consequence and HGVS from MANE Select models; sequence from the reference genome, or,
+    without one, the bundled codons whose bases are known."""
 
-    def __init__(self, index: TranscriptIndex, fasta: Any | None = None):
+    def __init__(self, index: TranscriptIndex, genome: Genome | None = None):
         self.index = index
-        self.fasta = fasta
+        self.genome = genome
 
     def annotate(self, variant: Variant) -> Annotation:
         end = variant.pos + max(len(variant.ref), 1) - 1
@@ -335,24 +326,14 @@ class BuiltinAnnotator:
                 best = annotation
         return _INTERGENIC if best is None else best
 
-    def _codon_bases(self, tx: Transcript, codon: int) -> str | None:
-        known = self.index.codons.get((tx.transcript, codon))
-        if known:
-            return known
-        if self.fasta is None:
-            return None
-        bases = []
-        for offset in range(3):
-            g = tx.genomic_of_cds(3 * (codon - 1) + offset + 1)
-            if g is None:
-                return None
-            contig = _fasta_name(self.fasta, tx.chrom)
-            if contig is None:
-                return None
-            bases.append(self.fasta.fetch(contig, g - 1, g).upper())
-        # Bases were fetched in coding order; on the minus strand each is complemented.
-        seq = "".join(bases)
-        return seq if tx.strand == "+" else seq.translate(str.maketrans("ACGTN", "TGCAN"))
+    def _window(self, tx: Transcript, codons: list[int]) -> tuple[str, int] | None:
+        """Sequence covering `codons` in transcript orientation, and the codon it starts at."""
+        if self.genome is not None:
+            window = self.genome.transcript_window(tx)
+            if len(window) >= 3 * codons[-1]:
+                return window, 1
+        known = self.index.codons.get((tx.transcript, codons[0])) if len(codons) == 1 else None
+        return (known, codons[0]) if known else None
 
     def _on_transcript(self, variant: Variant, tx: Transcript) -> Annotation:
         if variant.is_snv or variant.kind == "MNV":
@@ -380,54 +361,40 @@ class BuiltinAnnotator:
             hgvsc = f"c.{first.hgvs}_{last.hgvs}delins{alt_c}"
         if not all(p is not None and p.region == "cds" for p in located):
             return self._noncoding(tx, located, hgvsc)
-        cds = [p.cds for p in located if p is not None]
-        assert all(c is not None for c in cds)
-        cds_sorted = sorted(c for c in cds if c is not None)
-        codons = sorted({(c - 1) // 3 + 1 for c in cds_sorted})
-        exon = first.exon
-        if len(codons) != 1:
-            return Annotation(**self._base(tx, consequence="protein_altering_variant", hgvsc=hgvsc,
-                                           hgvsp=None, protein=None, exon=exon, intron=None,
-                                           note="substitution spans codons: protein change not computed"))
-        codon = codons[0]
-        ref_codon = self._codon_bases(tx, codon)
-        if ref_codon is None:
+        cds = sorted(p.cds for p in located if p is not None and p.cds is not None)
+        codons = sorted({(c - 1) // 3 + 1 for c in cds})
+        return self._coding(tx, hgvsc, first.exon, codons, cds[0] - 1, cds[-1], ref_c, alt_c)
+
+    def _coding(self, tx: Transcript, hgvsc: str, exon: int | None, codons: list[int], start: int, end: int,
+                ref_c: str, alt_c: str, note: str = "") -> Annotation:
+        """The protein change of replacing CDS bases [start, end) (0-based) by `alt_c`."""
+        window = self._window(tx, codons)
+        codon, codon_end = codons[0], codons[-1]
+        if window is None:
+            kind = "unknown"
+            if len(ref_c) != len(alt_c):
+                kind = ("frameshift" if (len(alt_c) - len(ref_c)) % 3
+                        else "deletion" if len(ref_c) > len(alt_c) else "insertion")
+            short = (f"codon {codon}" if kind == "unknown" else f"codon {codon} frameshift" if kind == "frameshift"
+                     else f"codons {codon}-{codon_end} {kind}")
+            consequence = {"unknown": "protein_altering_variant" if len(codons) > 1 else "coding_sequence_variant",
+                           "frameshift": "frameshift_variant", "deletion": "inframe_deletion",
+                           "insertion": "inframe_insertion"}[kind]
             return Annotation(**self._base(
-                tx, consequence="coding_sequence_variant", hgvsc=hgvsc, hgvsp=None,
-                protein=ProteinChange(f"codon {codon}", None, codon, codon, None, "unknown"),
-                exon=exon, intron=None,
-                note="HGVSp unknown: codon bases not known without a reference FASTA"))
-        alt_codon = list(ref_codon)
-        ref_bases_ok = True
-        for i, c in enumerate(cds_sorted):
-            ref_bases_ok &= ref_codon[(c - 1) % 3] == ref_c[i]
-            alt_codon[(c - 1) % 3] = alt_c[i]
-        if not ref_bases_ok:
+                tx, consequence=consequence, hgvsc=hgvsc, hgvsp=None,
+                protein=ProteinChange(short, None, codon, codon_end, None, kind), exon=exon, intron=None,
+                note="; ".join(filter(None, [note, "HGVSp unknown: codon bases not known without a reference FASTA"]))))
+        bases, first_codon = window
+        offset = 3 * (first_codon - 1)
+        if bases[start - offset:end - offset] != ref_c:
             return Annotation(**self._base(
-                tx, consequence="coding_sequence_variant", hgvsc=hgvsc, hgvsp=None, protein=None,
-                exon=exon, intron=None,
-                note=f"REF does not match the known codon {ref_codon} at codon {codon}"))
-        ref_aa = CODON_TABLE[ref_codon]
-        alt_aa = CODON_TABLE["".join(alt_codon)]
-        if ref_aa == alt_aa:
-            consequence, kind = ("stop_retained_variant" if ref_aa == "*" else "synonymous_variant"), "synonymous"
-            short, hgvsp = f"{ref_aa}{codon}=", f"p.{_three(ref_aa)}{codon}="
-        elif codon == 1:
-            consequence, kind = "start_lost", "other"
-            short, hgvsp = f"{ref_aa}{codon}?", "p.Met1?"
-        elif alt_aa == "*":
-            consequence, kind = "stop_gained", "nonsense"
-            short, hgvsp = f"{ref_aa}{codon}*", f"p.{_three(ref_aa)}{codon}Ter"
-        elif ref_aa == "*":
-            consequence, kind = "stop_lost", "other"
-            short, hgvsp = f"*{codon}{alt_aa}", f"p.Ter{codon}{_three(alt_aa)}ext*?"
-        else:
-            consequence, kind = "missense_variant", "missense"
-            short, hgvsp = f"{ref_aa}{codon}{alt_aa}", f"p.{_three(ref_aa)}{codon}{_three(alt_aa)}"
+                tx, consequence="coding_sequence_variant", hgvsc=hgvsc, hgvsp=None, protein=None, exon=exon,
+                intron=None, note=f"REF {ref_c} does not match the transcript's bases "
+                                  f"{bases[start - offset:end - offset]} at codon {codon}"))
+        effect = protein_effect(bases, first_codon, start - offset, end - offset, alt_c)
         return Annotation(**self._base(
-            tx, consequence=consequence, hgvsc=hgvsc, hgvsp=hgvsp,
-            protein=ProteinChange(short, ref_aa, codon, codon, alt_aa, kind),
-            exon=exon, intron=None, note="isoform: MANE Select"))
+            tx, consequence=effect.consequence, hgvsc=hgvsc, hgvsp=effect.hgvsp or None, protein=effect.protein,
+            exon=exon, intron=None, note="; ".join(filter(None, [note, "isoform: MANE Select"]))))
 
     def _noncoding(self, tx: Transcript, located: list[Any], hgvsc: str) -> Annotation:
         worst = "intron_variant"
@@ -452,12 +419,16 @@ class BuiltinAnnotator:
         return Annotation(tx.gene, tx.transcript, tx.refseq, worst, hgvsc, None, None, exon, intron, "builtin")
 
     def _indel(self, variant: Variant, tx: Transcript) -> Annotation:
-        # Trimmed indels keep one anchor base; the changed bases follow it.
-        if variant.kind == "deletion":
-            changed = [variant.pos + i for i in range(1, len(variant.ref))]
-        else:
-            changed = [variant.pos, variant.pos + 1]
-        located = [tx.locate(g) for g in changed]
+        pos, ref, alt = variant.pos, variant.ref, variant.alt
+        genome = self.genome
+        if genome is not None:  # HGVS places a change at its 3′-most position on the transcript
+            pos, ref, alt = genome.shifted(variant.chrom, pos, ref, alt, right=tx.strand == "+")
+        anchored = ref[0] == alt[0]
+        deleted, inserted = (ref[1:], alt[1:]) if anchored else (ref, alt)
+        first = pos + 1 if anchored else pos
+        replaced = [first + i for i in range(len(deleted))]
+        # An insertion sits between two bases: its anchor and the next.
+        located = [tx.locate(g) for g in (replaced or [pos, pos + 1])]
         if any(p is None for p in located):
             return Annotation(**self._base(tx, consequence="coding_sequence_variant", hgvsc=None,
                                            hgvsp=None, protein=None, exon=None, intron=None,
@@ -465,44 +436,43 @@ class BuiltinAnnotator:
         ends = [located[0], located[-1]] if tx.strand == "+" else [located[-1], located[0]]
         assert ends[0] is not None and ends[1] is not None
         a, b = ends[0].hgvs, ends[1].hgvs
-        if variant.kind == "deletion":
+        inserted_c = inserted if tx.strand == "+" else reverse_complement(inserted)
+        if not deleted:
+            hgvsc = f"c.{a}_{b}ins{inserted_c}"
+            duplicated = self._duplicated(variant.chrom, pos, inserted, tx)
+            if duplicated:
+                hgvsc = f"c.{duplicated}dup"
+        elif not inserted:
             hgvsc = f"c.{a}del" if a == b else f"c.{a}_{b}del"
-        elif variant.kind == "insertion":
-            inserted = variant.alt[len(variant.ref):]
-            seq = inserted if tx.strand == "+" else reverse_complement(inserted)
-            hgvsc = f"c.{a}_{b}ins{seq}"
         else:
-            alt_c = variant.alt[1:] if tx.strand == "+" else reverse_complement(variant.alt[1:])
-            hgvsc = f"c.{a}_{b}delins{alt_c}"
-        note = "HGVS not 3'-shifted (no reference sequence)"
+            hgvsc = f"c.{a}_{b}delins{inserted_c}" if a != b else f"c.{a}delins{inserted_c}"
+        note = "" if genome is not None else "HGVS not 3'-shifted (no reference sequence)"
         if not all(p is not None and p.region == "cds" for p in located):
             annotation = self._noncoding(tx, located, hgvsc)
-            return _with_note(annotation, note)
-        delta = len(variant.alt) - len(variant.ref)
+            return _with_note(annotation, note) if note else annotation
         cds = sorted(p.cds for p in located if p is not None and p.cds is not None)
-        codon, codon_end = (cds[0] - 1) // 3 + 1, (cds[-1] - 1) // 3 + 1
-        exon = ends[0].exon
-        if delta % 3:
-            consequence, kind = "frameshift_variant", "frameshift"
-            short = f"codon {codon} frameshift"
-        elif delta < 0:
-            consequence, kind = "inframe_deletion", "deletion"
-            short = f"codons {codon}-{codon_end} deletion"
+        codons = sorted({(c - 1) // 3 + 1 for c in cds})
+        start, end = (cds[0] - 1, cds[-1]) if deleted else (cds[0], cds[0])
+        deleted_c = deleted if tx.strand == "+" else reverse_complement(deleted)
+        return self._coding(tx, hgvsc, ends[0].exon, [codons[0], codons[-1]], start, end, deleted_c, inserted_c,
+                            note)
+
+    def _duplicated(self, chrom: str, pos: int, inserted: str, tx: Transcript) -> str | None:
+        """'c.X' or 'c.X_Y' when the bases inserted after `pos` repeat the ones just 5′ of the
+        insertion on the transcript (HGVS calls that a duplication); needs the genome."""
+        if self.genome is None:
+            return None
+        n = len(inserted)
+        if tx.strand == "+":
+            span = (pos - n + 1, pos) if self.genome.fetch(chrom, pos - n, pos) == inserted else None
         else:
-            consequence, kind = "inframe_insertion", "insertion"
-            short = f"codons {codon}-{codon_end} insertion"
-        return Annotation(**self._base(
-            tx, consequence=consequence, hgvsc=hgvsc, hgvsp=None,
-            protein=ProteinChange(short, None, codon, codon_end, None, kind),
-            exon=exon, intron=None, note=note + "; HGVSp unknown without sequence"))
-
-
-def _fasta_name(fasta: Any, chrom: str) -> str | None:
-    refs = set(fasta.references)
-    for name in (chrom, f"chr{chrom}"):
-        if name in refs:
-            return name
-    return None
+            span = (pos + n, pos + 1) if self.genome.fetch(chrom, pos, pos + n) == inserted else None
+        if span is None:
+            return None
+        head, tail = tx.locate(span[0]), tx.locate(span[1])
+        if head is None or tail is None:
+            return None
+        return head.hgvs if n == 1 else f"{head.hgvs}_{tail.hgvs}"
 
 
 class LiftedAnnotator:
@@ -524,6 +494,25 @@ class LiftedAnnotator:
         annotation = self.annotator.annotate(lifted)
         note = f"annotated on GRCh38 at {chrom}:{start} via liftover"
         return _with_note(annotation, f"{annotation.note}; {note}" if annotation.note else note)
+
+
+def input_genome(build: str, references: Mapping[str, str] | None) -> str | None:
+    return (references or {}).get(build) or None
+
+
+def builtin_annotator(resources: Path, build: str, references: Mapping[str, str] | None) -> BuiltinAnnotator | LiftedAnnotator:
+    """The built-in annotator for `build` input: GRCh38 models, read through liftover for
+    GRCh37 input; sequence from the GRCh38 reference genome when `references` has one."""
+    index = TranscriptIndex.load(resources / "annotation")
+    grch38 = (references or {}).get("GRCh38")
+    builtin = BuiltinAnnotator(index, Genome(grch38, "GRCh38") if grch38 else None)
+    if build == "GRCh38":
+        return builtin
+    from pgx.liftover import LiftOver
+
+    # GRCh37 input is annotated on GRCh38 models through liftover and reported in its own
+    # coordinates; its REF is checked against the GRCh37 genome, its codons read from GRCh38's.
+    return LiftedAnnotator(builtin, LiftOver.load(resources / "liftover/GRCh37_to_GRCh38.tsv.gz"))
 
 
 def load_preferred_transcripts(path: str | Path) -> dict[str, set[str]]:
@@ -585,7 +574,7 @@ def annotate_vcf(
     tumor_sample: str | None = None,
     normal_sample: str | None = None,
     filters: Any = None,
-    reference_fasta: str | None = None,
+    references: Mapping[str, str] | None = None,
     qc_out: str | None = None,
     threads: int = 1,
 ) -> dict[str, Any]:
@@ -613,21 +602,10 @@ def annotate_vcf(
     contigs = _contigs_for_workers(vcf_path) if threads > _READ_AHEAD_THREADS else None
     ahead = _ReadAhead(vcf_path, undeclared, label, _LARGE_BATCH) if threads > 1 and not contigs else None
     try:
-        builtin: BuiltinAnnotator | LiftedAnnotator
-        fasta = pysam.FastaFile(reference_fasta) if reference_fasta else None
-        index = TranscriptIndex.load(resources / "annotation")
-        if build == "GRCh38":
-            builtin = BuiltinAnnotator(index, fasta)
-        else:
-            from pgx.liftover import LiftOver
-
-            # GRCh37 input is annotated on GRCh38 models through liftover, and reported in its own
-            # coordinates. No FASTA is used: a GRCh37 FASTA would not fit the lifted positions.
-            builtin = LiftedAnnotator(BuiltinAnnotator(index, None),
-                                      LiftOver.load(resources / "liftover/GRCh37_to_GRCh38.tsv.gz"))
+        builtin = builtin_annotator(resources, build, references)
         job = _AnnotateJob(
             vcf_path=vcf_path, build=build, tumor_sample=tumor_sample, normal_sample=normal_sample,
-            filters=filters or Filters(), reference_fasta=reference_fasta, builtin=builtin,
+            filters=filters or Filters(), input_genome=input_genome(build, references), builtin=builtin,
             preferred=load_preferred_transcripts(resources / "kb/civic/variants.tsv"), kb_label=label,
             table_head=_table_head([f"pgx {__version__}", f"knowledge base: {label}",
                                     f"input: {Path(vcf_path).name}", f"build: {build}"]),
@@ -665,6 +643,8 @@ def annotate_vcf(
                 Path(str(tmp_vcf) + ".tbi").replace(tmp_tbi)
         stats = done.stats
         notes = [] if stats.left_aligned else ["indels were trimmed but not left-aligned (no reference FASTA configured)"]
+        if stats.ref_unchecked:
+            notes.append(f"REF of {stats.ref_unchecked} records not checked: their contigs are not in the reference FASTA")
         notes += [f"{kind} {tag} used but not declared in the input header; declared in the output"
                   for kind, tags in sorted(job.undeclared.items()) for tag in tags]
         qc = {
@@ -698,7 +678,7 @@ class _AnnotateJob:
     tumor_sample: str | None
     normal_sample: str | None
     filters: Any
-    reference_fasta: str | None
+    input_genome: str | None  # FASTA of the input's build: REF checks, left-alignment
     builtin: BuiltinAnnotator | LiftedAnnotator
     preferred: dict[str, set[str]]
     kb_label: str
@@ -886,11 +866,10 @@ def _annotate_contig(contig: str, out_vcf: str, out_tsv: str) -> _PassResult:
     """In a worker process: one contig into a BGZF part and a table part."""
     job = _WORKER_JOB
     assert job is not None
-    if job.reference_fasta and isinstance(job.builtin, BuiltinAnnotator):
-        import pysam
-
+    if isinstance(job.builtin, BuiltinAnnotator) and job.builtin.genome is not None:
         # A forked FASTA handle shares its file offset with the other processes: open our own.
-        job = dataclasses.replace(job, builtin=BuiltinAnnotator(job.builtin.index, pysam.FastaFile(job.reference_fasta)))
+        genome = job.builtin.genome
+        job = dataclasses.replace(job, builtin=BuiltinAnnotator(job.builtin.index, Genome(genome.path, genome.build)))
     return _annotate_part(job, contig, out_vcf, out_tsv)
 
 
@@ -913,8 +892,8 @@ def _annotate_records(job: _AnnotateJob, reader: Any, regions: list[str] | None,
     csq = CsqParser(reader.raw_header)
     variants_of = VariantReader(
         reader, job.vcf_path, build=job.build, tumor_sample=job.tumor_sample,
-        normal_sample=job.normal_sample, filters=job.filters, reference_fasta=job.reference_fasta,
-        stats=result.stats)
+        normal_sample=job.normal_sample, filters=job.filters,
+        genome=Genome(job.input_genome, job.build) if job.input_genome else None, stats=result.stats)
     columnar = _columnar_lane(job, csq, variants_of.sample)
     record_lane = _RecordLane(job, csq, result.sources)
     # The columnar lane needs only the records' text, which a second process can read and
@@ -1142,14 +1121,15 @@ def _write_batch(writer: Any, lines: Any, contig_starts: list[int]) -> None:
 
 def _columnar_lane(job: _AnnotateJob, csq: CsqParser, sample: int | None) -> Any:
     """The columnar lane where it applies: built-in annotation on GRCh38 models (no CSQ/ANN to
-    read, no liftover) of a sample column."""
-    if not job.columnar or csq.present or sample is None or not isinstance(job.builtin, BuiltinAnnotator):
+    read, no liftover) of a sample column, without a reference genome (whose REF checks and
+    sequence need each record)."""
+    if (not job.columnar or csq.present or sample is None or job.input_genome
+            or not isinstance(job.builtin, BuiltinAnnotator)):
         return None
     from pgx.columnar import ColumnarLane
 
     return ColumnarLane(job.builtin.index, sample=sample, filters=job.filters, info_value=_info_value,
-                        info_template=_INFO_TEMPLATE, intergenic_cells=_INTERGENIC_CELLS,
-                        coding=job.builtin.fasta is None)
+                        info_template=_INFO_TEMPLATE, intergenic_cells=_INTERGENIC_CELLS)
 
 
 class _RecordLane:
@@ -1281,28 +1261,25 @@ def _gene_regions(reader: Any, vcf_path: str, index: TranscriptIndex, genes: set
 
 
 def annotate_in_genes(vcf_path: str, *, build: str, resources: Path, genes: set[str],
-                      sample: str | None = None) -> list[dict[str, object]]:
+                      sample: str | None = None, references: Mapping[str, str] | None = None) -> list[dict[str, object]]:
     """Variant rows (as in variants.tsv) for the variants of `vcf_path` inside `genes` only.
 
     Streams the whole file but annotates only what falls in those genes' transcripts, so a
     whole-genome germline VCF costs a read, not an annotation."""
     from pgx.vcf import Filters, iter_variants, open_vcf
 
-    index = TranscriptIndex.load(resources / "annotation")
-    builtin: BuiltinAnnotator | LiftedAnnotator = BuiltinAnnotator(index, None)
-    lift = None
-    if build == "GRCh37":
-        from pgx.liftover import LiftOver
-
-        lift = LiftOver.load(resources / "liftover/GRCh37_to_GRCh38.tsv.gz")
-        builtin = LiftedAnnotator(BuiltinAnnotator(index, None), lift)
+    builtin = builtin_annotator(resources, build, references)
+    index = builtin.index if isinstance(builtin, BuiltinAnnotator) else builtin.annotator.index
+    lift = builtin.lift if isinstance(builtin, LiftedAnnotator) else None
     preferred = load_preferred_transcripts(resources / "kb/civic/variants.tsv")
     reader = open_vcf(vcf_path)
     csq = CsqParser(reader.raw_header)
     rows: list[dict[str, object]] = []
+    genome = input_genome(build, references)
     for record, _, variants in iter_variants(vcf_path, build=build, tumor_sample=sample,
                                           filters=Filters(require_pass=True), reader=reader,
-                                          regions=_gene_regions(reader, vcf_path, index, genes, lift)):
+                                          regions=_gene_regions(reader, vcf_path, index, genes, lift),
+                                          genome=Genome(genome, build) if genome else None):
         for variant in variants:
             chrom, pos = variant.chrom, variant.pos
             if lift is not None:

@@ -38,7 +38,7 @@ def cmd_annotate(args: argparse.Namespace) -> None:
         resources=_resources(args), tumor_sample=args.tumor_sample,
         normal_sample=args.normal_sample,
         filters=Filters(not args.keep_non_pass, args.min_depth, args.min_vaf),
-        reference_fasta=args.reference_fasta, qc_out=args.output_qc, threads=args.threads,
+        references=_references(args), qc_out=args.output_qc, threads=args.threads,
     )
     print(f"annotated {qc['kept']} of {qc['alleles']} alleles from {qc['records']} records", file=sys.stderr)
 
@@ -101,7 +101,7 @@ def cmd_match(args: argparse.Namespace) -> None:
 
             with tempfile.TemporaryDirectory() as tmp:
                 annotate_vcf(args.vcf, build=args.build, out_vcf=f"{tmp}/a.vcf.gz",
-                             out_tsv=f"{tmp}/v.tsv", resources=resources)
+                             out_tsv=f"{tmp}/v.tsv", resources=resources, references=_references(args))
                 variants = list(in_evidence_genes(read_variants(f"{tmp}/v.tsv"), kb))
         others = alterations_from_cna(args.cna or "") + alterations_from_fusions(args.fusions or "")
         return variants, others, []
@@ -117,7 +117,8 @@ def cmd_germline(args: argparse.Namespace) -> None:
 
     def load(resources: Path, kb: Any) -> tuple[list[dict[str, str]], list[Any], list[str]]:
         genes = germline_therapy_genes(kb)
-        rows = annotate_in_genes(args.vcf, build=args.build, resources=resources, genes=genes, sample=args.sample)
+        rows = annotate_in_genes(args.vcf, build=args.build, resources=resources, genes=genes, sample=args.sample,
+                                 references=_references(args))
         # Rows as variants.tsv would hold them, the form the matcher reads.
         variants = [{k: cell(v) for k, v in r.items()} for r in rows]
         return variants, [], [f"germline genes examined: {len(genes)}", f"variants in them: {len(rows)}"]
@@ -220,6 +221,33 @@ def cmd_kb_update(args: argparse.Namespace) -> None:
           f"({manifest['counts']['civic']['evidence_items']} evidence items)")
 
 
+def cmd_reference_fetch(args: argparse.Namespace) -> None:
+    from pgx.genome import exon_intervals, fetch_genome
+
+    exons = None
+    if not args.whole:
+        if args.build != "GRCh38":
+            raise PgxInputError(args.build, "the bundled transcript models are GRCh38: fetch GRCh37 with --whole")
+        from pgx.transcripts import TranscriptIndex
+
+        exons = exon_intervals(TranscriptIndex.load(_resources(args) / "annotation"))
+    path = fetch_genome(args.build, args.output, url=args.url, md5=args.md5, exons=exons, timeout=args.timeout,
+                        retries=args.retries)
+    print(f"{path} written; point config reference: {args.build}: at it, or pass --reference {args.build}={path}")
+
+
+def _references(args: argparse.Namespace) -> dict[str, str]:
+    """`--reference [BUILD=]FASTA` (repeatable): a FASTA per build; without BUILD=, the VCF's."""
+    given = getattr(args, "reference", None) or []
+    references = {}
+    for item in [given] if isinstance(given, str) else given:
+        build, sep, path = item.partition("=")
+        if not sep or build not in BUILDS:
+            build, path = args.build, item
+        references[build] = path
+    return references
+
+
 def cmd_kb_verify(args: argparse.Namespace) -> None:
     from pgx.kb import Manifest, verify
 
@@ -283,6 +311,13 @@ def _global_options(parent: argparse.ArgumentParser, top: bool) -> None:
 BUILD_HELP = "genome build of the VCF: GRCh37 or GRCh38"
 
 
+def _reference_option(sub: argparse.ArgumentParser) -> None:
+    _option(sub, "--reference", old=("--reference-fasta",), action="append", metavar="[BUILD=]FASTA",
+            help="reference genome (indexed FASTA) of the VCF's build, or BUILD=FASTA (repeatable): every "
+                 "REF is checked against it, indels left-aligned and HGVS 3'-shifted, protein changes "
+                 "computed; a GRCh37 VCF takes GRCh38=FASTA too for protein changes")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pgx", description=__doc__,
@@ -304,7 +339,7 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--min-depth", type=int, default=0, help="drop alleles read at a lower depth (default 0)")
     a.add_argument("--min-vaf", type=float, default=0.0, help="drop alleles at a lower allele fraction (default 0)")
     a.add_argument("--keep-non-pass", action="store_true", help="keep records whose FILTER is not PASS")
-    a.add_argument("--reference-fasta", help="FASTA for left-alignment and codon bases")
+    _reference_option(a)
     _option(a, "--output-vcf", old=("--out-vcf",), required=True, help="annotated VCF.gz to write (its .tbi beside it)")
     _option(a, "--output-tsv", old=("--out-tsv",), required=True, help="variants.tsv to write")
     _option(a, "--output-qc", old=("--qc-out",), help="QC JSON to write: what was read, removed and why")
@@ -333,6 +368,7 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--fusions", help="TSV with columns gene_5, gene_3")
     m.add_argument("--origin", choices=["somatic", "germline"], default="somatic",
                    help="which evidence applies: somatic (default) or germline")
+    _reference_option(m)
     m.add_argument("--extra-kb", action="append", metavar="DIR",
                    help="a user knowledge base (variants.tsv, profiles.tsv, evidence.tsv, source.json)")
     _option(m, "--output", "-o", old=("--out",), required=True, help="matches.tsv to write")
@@ -343,6 +379,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--tumor-type", required=True, help="OncoTree code, e.g. BRCA")
     g.add_argument("--build", required=True, choices=BUILDS, help=BUILD_HELP)
     g.add_argument("--sample", help="sample column (else the only sample)")
+    _reference_option(g)
     _option(g, "--output", "-o", old=("--out",), required=True, help="germline matches.tsv to write")
     g.set_defaults(func=cmd_germline)
 
@@ -408,6 +445,22 @@ def parser() -> argparse.ArgumentParser:
     u.set_defaults(func=cmd_kb_update)
     v = kbsub.add_parser("verify", help="check the tables against the manifest", parents=[common])
     v.set_defaults(func=cmd_kb_verify)
+
+    ref = command("reference", "reference genome: fetch the FASTA annotation reads sequence from")
+    refsub = ref.add_subparsers(dest="reference_command", required=True, metavar="REFERENCE_COMMAND")
+    f = refsub.add_parser("fetch", help="download a build's assembly, check its md5, write it bgzipped and "
+                                        "indexed (network)", parents=[common])
+    f.add_argument("--build", required=True, choices=BUILDS, help="genome build")
+    _option(f, "--output", "-o", old=("--out",), required=True, metavar="DIR",
+            help="folder to write <build>.fa.gz (+ .fai, .gzi) into")
+    f.add_argument("--whole", action="store_true",
+                   help="keep every base (about 900 MB); default: the exons of the bundled transcript "
+                        "models and 50 bases each side, the rest N (a few MB)")
+    f.add_argument("--url", help="gzip FASTA to download (default: UCSC's hg38.fa.gz or hg19.fa.gz)")
+    f.add_argument("--md5", help="its expected md5 (default: read from md5sum.txt beside it)")
+    f.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each answer or read")
+    f.add_argument("--retries", type=int, default=3, help="further attempts after a failed download (default 3)")
+    f.set_defaults(func=cmd_reference_fetch)
     return p
 
 

@@ -71,12 +71,10 @@ class ColumnarLane:
     ANNOTATION_SOURCE = "builtin"
 
     def __init__(self, index: TranscriptIndex, *, sample: int, filters: Filters,
-                 info_value: Callable[[str | None], str], info_template: str, intergenic_cells: str,
-                 coding: bool) -> None:
-        """`coding`: whether coding SNVs may take this lane, i.e. no reference FASTA gives
-        their codons' bases (with one, the per-record lane computes the protein change)."""
+                 info_value: Callable[[str | None], str], info_template: str, intergenic_cells: str) -> None:
+        """Used only without a reference genome (with one, each record's REF is checked and
+        its protein change computed in the per-record lane)."""
         self.index = index
-        self.coding = coding
         self.sample = sample
         self.filters = filters
         self._info_value = info_value
@@ -174,7 +172,6 @@ class ColumnarLane:
             total=col("ref_count") + col("alt_count"),
             n=pl.when(exonic).then(pl.when(col("minus")).then(col("n_at_zero") - col("pos"))
                                    .otherwise(col("n_at_zero") + col("pos"))))
-        coding = (exonic & (col("n") >= col("cds_first")) & (col("n") <= col("cds_last"))).fill_null(False)
         # The allele fraction to 4 decimals from the integer counts: equal to formatting the
         # float except on an exact tie, which goes to the per-record lane.
         scaled = col("alt_count") * 10000
@@ -200,8 +197,6 @@ class ColumnarLane:
             & ~same_as_before & ~same_as_next
             & (col("kind") != OTHER)
         )
-        if not self.coding:
-            eligible = eligible & ~coding
         filters = self.filters
         if filters.require_pass:
             eligible = eligible & (col("filter_value") == "PASS")

@@ -12,13 +12,16 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cyvcf2 import VCF
 
 from pgx.errors import PgxInputError
 from pgx.htslib_messages import HTSLIB
 from pgx.progress import PROGRESS
+
+if TYPE_CHECKING:
+    from pgx.genome import Genome
 
 BUILDS = ("GRCh37", "GRCh38")
 
@@ -90,6 +93,7 @@ class ReadStats:
     removed: dict[str, int] = field(default_factory=dict)
     depth_sources: dict[str, int] = field(default_factory=dict)
     left_aligned: bool = False
+    ref_unchecked: int = 0  # records on contigs the reference genome lacks
 
     def remove(self, reason: str) -> None:
         self.removed[reason] = self.removed.get(reason, 0) + 1
@@ -103,6 +107,7 @@ class ReadStats:
             for key, n in more.items():
                 counts[key] = counts.get(key, 0) + n
         self.left_aligned = self.left_aligned or other.left_aligned
+        self.ref_unchecked += other.ref_unchecked
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,32 +244,6 @@ def trim_alleles(pos: int, ref: str, alt: str) -> tuple[int, str, str]:
         ref, alt = ref[1:], alt[1:]
         pos += 1
     return pos, ref, alt
-
-
-def left_align(chrom: str, pos: int, ref: str, alt: str, fasta: Any) -> tuple[int, str, str]:
-    """Shift a trimmed indel left while the sequence allows (pysam.FastaFile `fasta`)."""
-    if len(ref) == len(alt) or not (ref[0] == alt[0]):
-        return pos, ref, alt
-    contig = _fasta_contig(fasta, chrom)
-    if contig is None:
-        return pos, ref, alt
-    while pos > 1:
-        if ref[-1] != alt[-1]:
-            break
-        before = fasta.fetch(contig, pos - 2, pos - 1).upper()
-        if not before:
-            break
-        ref, alt = before + ref[:-1], before + alt[:-1]
-        pos -= 1
-    return pos, ref, alt
-
-
-def _fasta_contig(fasta: Any, chrom: str) -> str | None:
-    refs = set(fasta.references)
-    for name in (chrom, bare_contig(chrom), f"chr{bare_contig(chrom)}"):
-        if name in refs:
-            return name
-    return None
 
 
 class _FormatLayout(NamedTuple):
@@ -479,7 +458,7 @@ def iter_variants(
     tumor_sample: str | None = None,
     normal_sample: str | None = None,
     filters: Filters = Filters(),
-    reference_fasta: str | None = None,
+    genome: Genome | None = None,
     stats: ReadStats | None = None,
     reader: VCF | None = None,
     regions: list[str] | None = None,
@@ -495,7 +474,7 @@ def iter_variants(
     vcf = reader if reader is not None else open_vcf(path)
     variants_of = VariantReader(vcf, path, build=build, tumor_sample=tumor_sample,
                                 normal_sample=normal_sample, filters=filters,
-                                reference_fasta=reference_fasta, stats=stats)
+                                genome=genome, stats=stats, in_file_order=regions is None)
     for record, text in checked_records(vcf, path) if regions is None else region_records(vcf, path, regions):
         columns = text[:-1].split("\t")
         yield record, columns, variants_of(columns, record.POS)
@@ -522,16 +501,15 @@ class VariantReader:
 
     def __init__(self, vcf: VCF, path: str, *, build: str, tumor_sample: str | None = None,
                  normal_sample: str | None = None, filters: Filters = Filters(),
-                 reference_fasta: str | None = None, stats: ReadStats | None = None) -> None:
+                 genome: Genome | None = None, stats: ReadStats | None = None,
+                 in_file_order: bool = True) -> None:
         self.stats = stats if stats is not None else ReadStats()
         check_build(vcf, build, path)
+        self.path = path
         self.sample = tumor_sample_index(vcf, path, tumor_sample, normal_sample)
-        self.fasta = None
-        if reference_fasta:
-            import pysam
-
-            self.fasta = pysam.FastaFile(reference_fasta)
-            self.stats.left_aligned = True
+        self.genome = genome
+        self.stats.left_aligned = genome is not None
+        self.in_file_order = in_file_order
         self.filters = filters
         self._layouts: dict[str, _FormatLayout] = {}  # most files use one or two FORMAT strings
         self._seen: set[tuple[int, str, str]] = set()
@@ -589,9 +567,11 @@ class VariantReader:
                 ad_parts = values[layout.ad].split(",")
                 if all(x.isdigit() for x in ad_parts):
                     counts = [int(x) for x in ad_parts]
-        filters, fasta, depth_sources = self.filters, self.fasta, stats.depth_sources
+        filters, genome, depth_sources = self.filters, self.genome, stats.depth_sources
         raw_ref = columns[3]
         ref = raw_ref.upper()
+        if genome is not None:
+            self._check_ref(genome, chrom, pos, ref)
         for alt_index, raw_alt in enumerate(alts):
             stats.alleles += 1
             alt = raw_alt.upper()
@@ -608,8 +588,8 @@ class VariantReader:
                 npos, nref, nalt = pos, ref, alt
             else:
                 npos, nref, nalt = trim_alleles(pos, ref, alt)
-                if fasta is not None:
-                    npos, nref, nalt = left_align(chrom, npos, nref, nalt, fasta)
+                if genome is not None:
+                    npos, nref, nalt = genome.shifted(chrom, npos, nref, nalt, right=False)
             if counts is not None and len(counts) > alt_index + 1:
                 # The common case, read without building the sample's field table.
                 dp = int(dp_text) if dp_text is not None and dp_text.isdigit() else None
@@ -640,6 +620,17 @@ class VariantReader:
                                     depth, vaf, source, genotype))
             stats.kept += 1
         return variants
+
+
+    def _check_ref(self, genome: Genome, chrom: str, pos: int, ref: str) -> None:
+        if genome.contig(chrom) is None:
+            self.stats.ref_unchecked += 1
+            return
+        problem = genome.ref_problem(chrom, pos, ref)
+        if problem:
+            where = (_line_of_record(self.path, self.record_index) if self.in_file_order
+                     else f"record at {chrom}:{pos}")
+            raise PgxInputError(self.path, problem, record=where)
 
 
 NOT_REFERENCE_GENOTYPES = frozenset({"0/1", "0|1", "1|0", "1/1", "1|1", "1", "1/2", "1|2"})

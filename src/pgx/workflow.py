@@ -21,6 +21,30 @@ def run_step(snakemake: Any, argv: list[str]) -> None:
         raise SystemExit(message[-1] if message else f"pgx {argv[0]} failed")
 
 
+def reference_options(references: dict[str, str], build: str) -> list[str]:
+    """`--reference BUILD=FASTA` for each configured genome a VCF of `build` reads: its own
+    build's (REF checks) and GRCh38's (protein changes on the GRCh38 models)."""
+    options = []
+    for name in genome_builds(build):
+        if references.get(name):
+            options += ["--reference", f"{name}={references[name]}"]
+    return options
+
+
+def genome_builds(build: str) -> list[str]:
+    return [build] if build == "GRCh38" else [build, "GRCh38"]
+
+
+def genome_files(references: dict[str, str], build: str) -> list[str]:
+    """The configured FASTA files, with their indexes, that a VCF of `build` reads."""
+    files = []
+    for name in genome_builds(build):
+        path = references.get(name)
+        if path:
+            files += [path, f"{path}.fai", *([f"{path}.gzi"] if path.endswith(".gz") else [])]
+    return files
+
+
 def optional(flag: str, value: object) -> list[str]:
     """`[flag, value]` when the value is set, else nothing."""
     if value in (None, "", False):

@@ -1,6 +1,7 @@
 rule annotate:
     input:
         vcf=tumor_vcf,
+        genome=genome_inputs,
     output:
         vcf="results/{patient}/annotated.vcf.gz",
         tbi="results/{patient}/annotated.vcf.gz.tbi",
@@ -29,7 +30,7 @@ rule annotate:
     params:
         sheet=sheet_row,
         filters=config["filters"],
-        reference_fasta=config.get("reference_fasta", ""),
+        reference=config["reference"],
         resources=str(RESOURCES),
     script:
         "../scripts/annotate.py"

@@ -20,6 +20,7 @@ from pgx.errors import PgxInputError  # noqa: E402
 from pgx.kb import default_resources  # noqa: E402
 from pgx.ontology import Ontology  # noqa: E402
 from pgx.samples import read_sheet  # noqa: E402
+from pgx.workflow import genome_files  # noqa: E402
 
 validate(config, str(WORKFLOW_DIR / "schemas/config.schema.yaml"))
 
@@ -57,7 +58,7 @@ SHEET_ROWS = {name: asdict(p) for name, p in PATIENTS.items()}
 RUN_SETTINGS = {
     "filters": config["filters"],
     "missing_as_reference": config["pharmacogenomics"]["missing_as_reference"],
-    "reference_fasta": config.get("reference_fasta") or "none",
+    "reference": {b: p or "none" for b, p in config["reference"].items()},
 }
 
 
@@ -82,6 +83,12 @@ def tumor_vcf(wildcards):
 
 def germline_vcf(wildcards):
     return patient(wildcards).germline_vcf
+
+
+def genome_inputs(wildcards):
+    """The reference FASTAs (and indexes) the patient's VCFs are read against: inputs, so
+    that a missing one stops the run before any job."""
+    return genome_files(config["reference"], patient(wildcards).build)
 
 
 def report_inputs(wildcards):

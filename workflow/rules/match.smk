@@ -25,6 +25,7 @@ rule match:
 rule germline_findings:
     input:
         vcf=germline_vcf,
+        genome=genome_inputs,
     output:
         matches="results/{patient}/match/germline_matches.tsv",
     log:
@@ -41,5 +42,6 @@ rule germline_findings:
     params:
         sheet=sheet_row,
         resources=str(RESOURCES),
+        reference=config["reference"],
     script:
         "../scripts/germline_findings.py"

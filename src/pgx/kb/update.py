@@ -31,8 +31,8 @@ DEFAULT_BASE_URL = "https://civicdb.org/downloads"
 
 
 class UpdateError(PgxInputError):
-    def __init__(self, url: str, problem: str) -> None:
-        super().__init__(url, f"{problem}; the current knowledge base is unchanged")
+    def __init__(self, url: str, problem: str, keeps: str = "the current knowledge base") -> None:
+        super().__init__(url, f"{problem}; {keeps} is unchanged")
 
 
 def release_file_names(release: str) -> dict[str, str]:
@@ -50,10 +50,12 @@ MINIMUM_SHARE = 0.9
 
 def fetch(url: str, destination: Path, *, timeout: float, retries: int, backoff: float,
           expected_sha256: str | None = None, session: requests.Session | None = None,
-          deadline_at: float | None = None) -> str:
-    """Download `url` to `destination`; return its sha256. Retries connection errors,
+          deadline_at: float | None = None, algorithm: str = "sha256",
+          keeps: str = "the current knowledge base") -> str:
+    """Download `url` to `destination`; return its digest (`algorithm`; compared with
+    `expected_sha256` when given, whatever the algorithm). Retries connection errors,
     timeouts, truncated bodies and 5xx answers; a 4xx answer is final, and so is passing
-    `deadline_at` (time.monotonic())."""
+    `deadline_at` (time.monotonic()). Errors say that `keeps` is unchanged."""
     http = session or requests.Session()
     last = "no attempt"
     for attempt in range(retries + 1):
@@ -65,11 +67,11 @@ def fetch(url: str, destination: Path, *, timeout: float, retries: int, backoff:
         try:
             with http.get(url, timeout=timeout, stream=True) as response:
                 if 400 <= response.status_code < 500:
-                    raise UpdateError(url, f"HTTP {response.status_code}")
+                    raise UpdateError(url, f"HTTP {response.status_code}", keeps)
                 if response.status_code >= 500:
                     last = f"HTTP {response.status_code}"
                     continue
-                digest = hashlib.sha256()
+                digest = hashlib.new(algorithm)
                 size = 0
                 with open(destination, "wb") as out:
                     # read1 returns what has arrived, so the deadline is checked however slowly
@@ -78,7 +80,7 @@ def fetch(url: str, destination: Path, *, timeout: float, retries: int, backoff:
                         out.write(chunk)
                         digest.update(chunk)
                         size += len(chunk)
-                        _check_deadline(url, deadline_at)
+                        _check_deadline(url, deadline_at, keeps)
                 expected = response.headers.get("Content-Length")
                 if expected is not None and int(expected) != size:
                     last = f"truncated body ({size} of {expected} bytes)"
@@ -96,15 +98,15 @@ def fetch(url: str, destination: Path, *, timeout: float, retries: int, backoff:
             continue
         found = digest.hexdigest()
         if expected_sha256 and found != expected_sha256.lower():
-            raise UpdateError(url, f"checksum mismatch (got {found[:12]}…, expected {expected_sha256[:12]}…)")
+            raise UpdateError(url, f"checksum mismatch (got {found[:12]}…, expected {expected_sha256[:12]}…)", keeps)
         return found
-    _check_deadline(url, deadline_at)
-    raise UpdateError(url, f"gave up after {retries + 1} attempts: {last}")
+    _check_deadline(url, deadline_at, keeps)
+    raise UpdateError(url, f"gave up after {retries + 1} attempts: {last}", keeps)
 
 
-def _check_deadline(url: str, deadline_at: float | None) -> None:
+def _check_deadline(url: str, deadline_at: float | None, keeps: str = "the current knowledge base") -> None:
     if deadline_at is not None and time.monotonic() > deadline_at:
-        raise UpdateError(url, "the release did not arrive before the update's deadline (--deadline)")
+        raise UpdateError(url, "the download did not finish before the deadline (--deadline)", keeps)
 
 
 def update(resources: Path, release: str, *, base_url: str = DEFAULT_BASE_URL,

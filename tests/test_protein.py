@@ -1,0 +1,182 @@
+"""Protein changes from a reference genome, on both strands, against published HGVS.
+
+The genome is the real sequence of four MANE transcripts (APC and ALPL and LDLR on the plus
+strand, BARD1 on the minus strand) placed at their GRCh38 exons (`mane_genome`). The expected
+names are the ones ClinVar and the literature give these well-known variants; each case also
+checks the reference base the published name states, so a wrong expectation cannot pass.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import RESOURCES, write_vcf
+
+from pgx.annotate import BuiltinAnnotator, annotate_vcf
+from pgx.cli import main
+from pgx.genome import Genome
+from pgx.outputs import read_tsv
+from pgx.protein import protein_effect, translate
+from pgx.transcripts import Transcript, TranscriptIndex, reverse_complement
+from pgx.vcf import Variant
+
+INDEX = TranscriptIndex.load(RESOURCES / "annotation")
+
+# gene, published c. change, published p. change (HGVS, three-letter), consequence
+PUBLISHED = [
+    ("APC", "c.4348C>T", "p.Arg1450Ter", "stop_gained"),  # FAP, R1450X
+    ("APC", "c.3920T>A", "p.Ile1307Lys", "missense_variant"),  # I1307K, Ashkenazi founder
+    ("APC", "c.3916G>T", "p.Glu1306Ter", "stop_gained"),
+    ("APC", "c.3927_3931del", "p.Glu1309AspfsTer4", "frameshift_variant"),  # the codon 1309 hotspot
+    ("ALPL", "c.571G>A", "p.Glu191Lys", "missense_variant"),  # hypophosphatasia, E174K in old numbering
+    ("ALPL", "c.1559del", "p.Leu520ArgfsTer86", "frameshift_variant"),  # c.1559delT, Japanese founder
+    ("LDLR", "c.681C>G", "p.Asp227Glu", "missense_variant"),  # FH Afrikaner-1 (D206E)
+    ("LDLR", "c.1646G>A", "p.Gly549Asp", "missense_variant"),  # FH (G528D)
+    ("BARD1", "c.1690C>T", "p.Gln564Ter", "stop_gained"),  # minus strand
+    ("BARD1", "c.334C>T", "p.Arg112Ter", "stop_gained"),
+]
+_PUBLISHED_REF = {"c.3927_3931del": "AAAGA", "c.1559del": "T"}  # c.3927_3931delAAAGA, c.1559delT
+
+
+def _genomic_span(tx: Transcript, first: int, last: int) -> tuple[int, int]:
+    a, b = tx.genomic_of_cds(first), tx.genomic_of_cds(last)
+    assert a is not None and b is not None
+    return (a, b) if tx.strand == "+" else (b, a)
+
+
+def vcf_record(genome: Genome, gene: str, hgvsc: str) -> tuple[str, int, str, str]:
+    """The VCF form (left-aligned, as callers write it) of a c. substitution or deletion,
+    after checking the reference base(s) the c. name states."""
+    tx = INDEX.of_gene(gene)
+    assert tx is not None
+    chrom = f"chr{tx.chrom}"
+    change = hgvsc[2:]
+    if ">" in change:
+        position, bases = int(change[:-3]), change[-3:]
+        (g, _) = _genomic_span(tx, position, position)
+        ref = genome.fetch(chrom, g - 1, g)
+        stated_ref, alt = bases[0], bases[2]
+        if tx.strand == "-":
+            stated_ref, alt = reverse_complement(stated_ref), reverse_complement(alt)
+        assert ref == stated_ref, f"{gene} {hgvsc}: the reference has {ref}"
+        return chrom, g, ref, alt
+    span = change.removesuffix("del").split("_")
+    start, end = _genomic_span(tx, int(span[0]), int(span[-1]))
+    deleted = genome.fetch(chrom, start - 1, end)
+    stated = _PUBLISHED_REF[hgvsc]
+    assert deleted == (stated if tx.strand == "+" else reverse_complement(stated)), f"{gene} {hgvsc}: {deleted}"
+    anchor = genome.fetch(chrom, start - 2, start - 1)
+    return (chrom, *genome.shifted(chrom, start - 1, anchor + deleted, anchor, right=False))
+
+
+@pytest.mark.parametrize("gene,hgvsc,hgvsp,consequence", PUBLISHED, ids=[f"{g} {c}" for g, c, _, _ in PUBLISHED])
+def test_published_variants_get_their_published_names(mane_genome: Path, gene: str, hgvsc: str, hgvsp: str,
+                                                      consequence: str) -> None:
+    genome = Genome(mane_genome, "GRCh38")
+    chrom, pos, ref, alt = vcf_record(genome, gene, hgvsc)
+    annotation = BuiltinAnnotator(INDEX, genome).annotate(Variant(chrom, pos, ref, alt, 1, 0, "PASS", None, None, "", None))
+    assert (annotation.gene, annotation.hgvsc, annotation.hgvsp, annotation.consequence) == (gene, hgvsc, hgvsp, consequence)
+
+
+def test_without_a_genome_the_same_deletion_is_named_unshifted_and_its_protein_change_is_unknown(mane_genome: Path) -> None:
+    genome = Genome(mane_genome, "GRCh38")
+    chrom, pos, ref, alt = vcf_record(genome, "APC", "c.3927_3931del")
+    annotation = BuiltinAnnotator(INDEX, None).annotate(Variant(chrom, pos, ref, alt, 1, 0, "PASS", None, None, "", None))
+    assert annotation.hgvsc != "c.3927_3931del" and annotation.hgvsp is None
+    assert annotation.protein is not None and annotation.protein.kind == "frameshift"
+    assert "not 3'-shifted" in annotation.note
+
+
+def _window(genome: Genome, gene: str) -> tuple[Transcript, str, str]:
+    tx = INDEX.of_gene(gene)
+    assert tx is not None
+    window = genome.transcript_window(tx)
+    return tx, window, translate(window)
+
+
+@pytest.mark.parametrize("gene", ["LDLR", "BARD1"])
+def test_in_frame_changes_in_a_run_name_its_most_c_terminal_residue(mane_genome: Path, gene: str) -> None:
+    genome = Genome(mane_genome, "GRCh38")
+    tx, window, protein = _window(genome, gene)
+    k = next(i for i in range(1, len(protein) - 2) if protein[i] == protein[i + 1] != protein[i + 2])
+    three = {"A": "Ala", "G": "Gly", "L": "Leu", "P": "Pro", "S": "Ser", "E": "Glu", "R": "Arg", "Q": "Gln",
+             "T": "Thr", "V": "Val", "K": "Lys", "D": "Asp", "C": "Cys", "F": "Phe", "N": "Asn", "I": "Ile",
+             "H": "His", "W": "Trp", "Y": "Tyr", "M": "Met"}[protein[k]]
+    # Deleting the first codon of the pair is named as deleting the second; inserting a copy
+    # of it, as duplicating the second.
+    deleted = protein_effect(window, 1, 3 * k, 3 * k + 3, "")
+    assert (deleted.hgvsp, deleted.consequence) == (f"p.{three}{k + 2}del", "inframe_deletion")
+    duplicated = protein_effect(window, 1, 3 * k, 3 * k, window[3 * k:3 * k + 3])
+    assert (duplicated.hgvsp, duplicated.consequence) == (f"p.{three}{k + 2}dup", "inframe_insertion")
+    assert duplicated.protein.short == f"{protein[k]}{k + 2}dup"
+
+
+@pytest.mark.parametrize("gene", ["APC", "BARD1"])
+def test_start_stop_and_synonymous_changes(mane_genome: Path, gene: str) -> None:
+    genome = Genome(mane_genome, "GRCh38")
+    tx, window, protein = _window(genome, gene)
+    length = protein.index("*") + 1
+    assert protein_effect(window, 1, 0, 1, "C").hgvsp == "p.Met1?"
+    stop = 3 * (length - 1)
+    lost = protein_effect(window, 1, stop, stop + 1, "C")  # T of TAA/TAG/TGA → C: Gln or Arg
+    extended = translate(window[:stop] + "C" + window[stop + 1:])[length - 1:]
+    tail = extended.index("*") + 1 if "*" in extended else "?"
+    assert lost.consequence == "stop_lost"
+    new_residue = {"Q": "Gln", "R": "Arg"}[extended[0]]
+    assert lost.hgvsp == f"p.Ter{length}{new_residue}extTer{tail}"
+    third = {"A": "G", "G": "A", "C": "T", "T": "C"}  # a transition at a codon's third base
+    for codon in range(1, length - 1):
+        i = 3 * codon + 2
+        effect = protein_effect(window, 1, i, i + 1, third[window[i]])
+        if effect.consequence == "synonymous_variant":
+            assert effect.hgvsp.endswith(f"{codon + 1}=")
+            break
+    else:
+        pytest.fail("no synonymous third-base transition")
+
+
+def test_minus_strand_insertion_repeating_the_base_before_it_is_a_dup_at_its_3_prime_place(mane_genome: Path) -> None:
+    genome = Genome(mane_genome, "GRCh38")
+    tx, window, _ = _window(genome, "BARD1")
+    # c.N and c.N+1 the same base, c.N+2 another: inserting one more copy anywhere in the run
+    # is c.(N+1)dup, however the caller placed it in the genome.
+    n = next(i for i in range(100, 400) if window[i] == window[i + 1] != window[i + 2]) + 1
+    g_first = tx.genomic_of_cds(n + 1)  # the run's 3'-most base on the transcript: leftmost on the genome
+    assert g_first is not None
+    chrom = f"chr{tx.chrom}"
+    anchor = genome.fetch(chrom, g_first - 1, g_first)
+    inserted = reverse_complement(window[n])
+    for pos in (g_first, g_first + 1):
+        base = genome.fetch(chrom, pos - 1, pos)
+        annotation = BuiltinAnnotator(INDEX, genome).annotate(
+            Variant(chrom, pos, base, base + inserted, 1, 0, "PASS", None, None, "", None))
+        assert annotation.hgvsc == f"c.{n + 1}dup", (pos, anchor)
+        assert annotation.consequence == "frameshift_variant"
+        assert annotation.hgvsp is not None and "fsTer" in annotation.hgvsp
+
+
+def test_annotate_with_a_genome_writes_protein_changes_and_refuses_a_wrong_ref(
+        mane_genome: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    genome = Genome(mane_genome, "GRCh38")
+    records = sorted((vcf_record(genome, g, c) for g, c, _, _ in PUBLISHED), key=lambda r: (int(r[0][3:]), r[1]))
+    header = "##fileformat=VCFv4.2\n" + "".join(f"##contig=<ID=chr{c}>\n" for c in (1, 2, 5, 19)) + \
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n##FORMAT=<ID=AD,Number=R,Type=Integer,Description="AD">\n'
+    vcf = write_vcf(tmp_path / "t.vcf", [f"{c} {p} . {r} {a} . PASS . GT:AD 0/1:20,10" for c, p, r, a in records],
+                    header=header)
+    out = tmp_path / "out"
+    out.mkdir()
+    annotate_vcf(str(vcf), build="GRCh38", out_vcf=str(out / "a.vcf.gz"), out_tsv=str(out / "v.tsv"),
+                 resources=RESOURCES, references={"GRCh38": str(mane_genome)})
+    rows = read_tsv(out / "v.tsv")
+    assert sorted((r["gene"], r["hgvsc"], r["hgvsp"]) for r in rows) == sorted((g, c, p) for g, c, p, _ in PUBLISHED)
+    assert {r["protein_change"] for r in rows} >= {"R1450*", "I1307K", "E1309fs", "D227E", "Q564*"}
+
+    wrong = write_vcf(tmp_path / "w.vcf", [f"{c} {p} . {a} {r} . PASS . GT:AD 0/1:20,10" for c, p, r, a in records[:1]],
+                      header=header)
+    code = main(["annotate", "--vcf", str(wrong), "--build", "GRCh38", "--reference", str(mane_genome),
+                 "--output-vcf", str(tmp_path / "w.vcf.gz"), "--output-tsv", str(tmp_path / "w.tsv")])
+    error = capsys.readouterr().err
+    assert code == 1 and len(error.strip().splitlines()) == 1, error
+    assert f"{wrong}: line 9: REF " in error and "is not the GRCh38 reference sequence" in error
+    assert not list(tmp_path.glob("w.vcf.gz*")) and not (tmp_path / "w.tsv").exists()
