@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import DEMO, ROOT, SNAKEMAKE, demo_sheet, needs_shared, run
 
+from pgx.outputs import read_tsv
+
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
 def test_every_demo_patient_gets_every_output(demo_run: Path) -> None:
@@ -217,3 +219,18 @@ def test_snakefmt_is_clean() -> None:
     result = subprocess.run([sys.executable, "-m", "snakefmt", "--check", str(ROOT / "workflow")],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_configured_reference_genome_is_an_input_and_gives_protein_changes(tmp_path: Path, mane_genome: Path) -> None:
+    demo_sheet(tmp_path / "samples.tsv")
+    missing = tmp_path / "absent/GRCh38.fa"
+    result = run(tmp_path, f'reference={{"GRCh38": "{missing}"}}', "--cores", "1")
+    assert result.returncode != 0 and "MissingInputException" in result.stdout + result.stderr
+    assert str(missing) in result.stdout + result.stderr and not (tmp_path / "results").exists()
+    result = run(tmp_path, f'reference={{"GRCh38": "{mane_genome}"}}', "--cores", "1", "results/CRC-01/variants.tsv")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (apc,) = [r for r in read_tsv(tmp_path / "results/CRC-01/variants.tsv") if r["gene"] == "APC"]
+    assert (apc["hgvsc"], apc["hgvsp"], apc["consequence"]) == ("c.4348C>T", "p.Arg1450Ter", "stop_gained")
+    qc = json.loads((tmp_path / "results/CRC-01/annotate_qc.json").read_text())
+    # The test genome holds chr1, chr2, chr5 and chr19: the KRAS and TP53 records are not checked.
+    assert qc["left_aligned"] and qc["notes"] == ["REF of 2 records not checked: their contigs are not in the reference FASTA"]
