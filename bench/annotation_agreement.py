@@ -15,6 +15,7 @@ from common import ROOT, SHARED, save
 
 sys.path.insert(0, str(ROOT / "src"))
 from pgx.annotate import BuiltinAnnotator, CsqParser, severity_rank  # noqa: E402
+from pgx.protein import from_vep_codons  # noqa: E402
 from pgx.transcripts import TranscriptIndex  # noqa: E402
 from pgx.vcf import Filters, iter_variants, open_vcf  # noqa: E402
 
@@ -56,6 +57,11 @@ def measure(vcf: Path = VCF) -> dict[str, Any]:
             }
             if ours.consequence != "coding_sequence_variant":
                 checks["consequence_where_pgx_decides"] = (vep_worst, ours.consequence)
+            effect = from_vep_codons(vep.get("Codons", ""), vep.get("Protein_position", ""))
+            if vep.get("HGVSp") and "frameshift" not in vep_worst and vep.get("Codons"):
+                # pgx's naming rule on VEP's own codons (what it does with VEP output made without --hgvs)
+                checks["hgvsp_named_from_vep_codons"] = (
+                    vep["HGVSp"].split(":")[-1].replace("%3D", "="), effect.hgvsp if effect else None)
             if ours.hgvsp:  # only where pgx knows the codon's bases
                 checks["hgvsp"] = ((vep.get("HGVSp") or "").split(":")[-1].replace("%3D", "=") or None, ours.hgvsp)
             else:
@@ -66,7 +72,8 @@ def measure(vcf: Path = VCF) -> dict[str, Any]:
                     same[field] += 1
                 elif len(examples.setdefault(field, [])) < 5:
                     examples[field].append(f"{variant.key}: VEP {theirs} / pgx {mine}")
-    fields = ["gene", "consequence", "consequence_where_pgx_decides", "hgvsc", "exon", "hgvsp"]
+    fields = ["gene", "consequence", "consequence_where_pgx_decides", "hgvsc", "exon", "hgvsp",
+              "hgvsp_named_from_vep_codons"]
     return {
         "variants_compared": counts["compared"],
         "agreement_percent": {f: round(100 * same[f] / counts[f], 1) if counts[f] else None for f in fields},

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import RESOURCES, write_vcf
+from conftest import RESOURCES, SHARED, needs_shared, write_vcf
 
-from pgx.annotate import BuiltinAnnotator, annotate_vcf
+from pgx.annotate import BuiltinAnnotator, _from_vep, annotate_vcf
 from pgx.cli import main
 from pgx.genome import Genome
 from pgx.outputs import read_tsv
@@ -197,3 +197,34 @@ def test_annotate_with_a_genome_writes_protein_changes_and_refuses_a_wrong_ref(
     assert code == 1 and len(error.strip().splitlines()) == 1, error
     assert f"{wrong}: line 9: REF " in error and "is not the GRCh38 reference sequence" in error
     assert not list(tmp_path.glob("w.vcf.gz*")) and not (tmp_path / "w.tsv").exists()
+
+
+HCC1395 = SHARED / "reference/vcf/pvactools_hcc1395/annotated.expression.vcf.gz"
+
+
+@needs_shared
+def test_the_naming_rule_on_vep_codons_gives_veps_hgvsp_and_serves_vep_output_without_hgvs(tmp_path: Path) -> None:
+    """Every non-frameshift coding change VEP annotated in HCC1395 (MANE transcripts), with
+    HGVSp removed as VEP writes it without --hgvs: pgx names it from Codons and
+    Protein_position, and the name is VEP's own but where the 3' place lies past VEP's codons."""
+    import re
+
+    import cyvcf2
+
+    reader = cyvcf2.VCF(str(HCC1395))
+    fields = re.search(r"Format: ([^\"]+)", reader.get_header_type("CSQ")["Description"]).group(1).split("|")
+    outcome: dict[str, list[str]] = {"same": [], "unnamed": [], "different": []}
+    for record in reader:
+        for entry in record.INFO["CSQ"].split(","):
+            row = dict(zip(fields, entry.split("|"), strict=True))
+            if not (row["MANE_SELECT"] and row["HGVSp"] and row["Codons"]) or "frameshift" in row["Consequence"]:
+                continue
+            vep = row["HGVSp"].split(":", 1)[1].replace("%3D", "=")
+            annotation, _ = _from_vep({**row, "HGVSp": ""})
+            key = f"{record.CHROM}:{record.POS} {row['Codons']} {vep}"
+            outcome["unnamed" if annotation.hgvsp is None else "same" if annotation.hgvsp == vep else "different"].append(key)
+    assert len(outcome["same"]) == 462
+    # Inserted bases with no codon around them, a dup of a residue before the codons, and a
+    # deletion VEP places past them (DID: Ile329_Asp330del, the codons end at 329).
+    assert outcome["unnamed"] == ["chr1:116579677 -/TAG p.Glu1016_Glu1017insTer", "chr6:32223881 cta/ctGCTGCTa p.Leu15_Leu16dup"]
+    assert outcome["different"] == ["chrX:71378281 ggAGATATa/gga p.Ile329_Asp330del"]

@@ -20,7 +20,7 @@ import numpy as np
 
 from pgx.genome import Genome
 from pgx.outputs import inert
-from pgx.protein import ProteinChange, protein_effect
+from pgx.protein import ProteinChange, from_vep_codons, protein_effect
 from pgx.transcripts import (
     ONE_LETTER,
     THREE_LETTER,
@@ -204,7 +204,7 @@ class CsqParser:
             return candidates[0][0]
         annotation, flags = chosen
         reason = _choice_reason(annotation, flags, preferred)
-        return _with_note(annotation, reason)
+        return _with_note(annotation, f"{reason}; {annotation.note}" if annotation.note else reason)
 
 
 def _vep_allele(ref: str, alt: str) -> str:
@@ -216,6 +216,11 @@ def _vep_allele(ref: str, alt: str) -> str:
 
 def _from_vep(row: dict[str, str]) -> tuple[Annotation, dict[str, bool]]:
     hgvsp = row.get("HGVSp") or None
+    protein, note = parse_hgvsp(hgvsp), ""
+    if hgvsp is None and row.get("Codons"):  # VEP run without --hgvs still names the codons
+        effect = from_vep_codons(row["Codons"], row.get("Protein_position", ""))
+        if effect is not None:
+            hgvsp, protein, note = effect.hgvsp, effect.protein, "HGVSp from VEP's Codons (VEP ran without --hgvs)"
     exon = _fraction_first(row.get("EXON", ""))
     intron = _fraction_first(row.get("INTRON", ""))
     annotation = Annotation(
@@ -225,10 +230,11 @@ def _from_vep(row: dict[str, str]) -> tuple[Annotation, dict[str, bool]]:
         consequence=row.get("Consequence", "") or "unknown",
         hgvsc=(row.get("HGVSc") or None),
         hgvsp=hgvsp.replace("%3D", "=") if hgvsp else None,
-        protein=parse_hgvsp(hgvsp),
+        protein=protein,
         exon=exon,
         intron=intron,
         source="vep_csq",
+        note=note,
     )
     flags = {
         "mane": bool(row.get("MANE_SELECT")),

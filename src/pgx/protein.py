@@ -64,16 +64,17 @@ def protein_effect(window: str, first_codon: int, start: int, end: int, alt: str
     ref_aa = ref_p[k] if k < len(ref_p) else None
     if codon == 1:
         return ProteinEffect("start_lost", "p.Met1?", ProteinChange(f"{ref_aa}1?", ref_aa, 1, 1, None, "other"))
-    if ref_aa is None:  # the change lies after the stop, inside a window without one
+    if ref_aa in (None, "X"):  # past a window without a stop, or a base the genome holds as N
         return _unknown(codon)
+    frameshift = (len(alt) - (end - start)) % 3 != 0
     alt_aa = alt_p[k] if k < len(alt_p) else "X"
-    if "X" in (ref_aa, alt_aa):  # a base the reference does not know (N) in the codon
+    if (frameshift or ref_aa == "*") and alt_aa == "X":
         return _unknown(codon)
     if ref_aa == "*":
         extension = _new_stop(alt_p, k)
         return ProteinEffect("stop_lost", f"p.Ter{codon}{_three(alt_aa)}extTer{extension}",
                              ProteinChange(f"*{codon}{alt_aa}", "*", codon, codon, alt_aa, "other"))
-    if (len(alt) - (end - start)) % 3:
+    if frameshift:
         if alt_aa == "*":
             return ProteinEffect("frameshift_variant", f"p.{_three(ref_aa)}{codon}Ter",
                                  ProteinChange(f"{ref_aa}{codon}*", ref_aa, codon, codon, "*", "frameshift"))
@@ -149,3 +150,27 @@ def _short_span(protein: str, k: int, first_codon: int, n: int) -> str:
 
 def _unknown(codon: int) -> ProteinEffect:
     return ProteinEffect("coding_sequence_variant", "", ProteinChange(f"codon {codon}", None, codon, codon, None, "unknown"))
+
+
+def from_vep_codons(codons: str, protein_position: str) -> ProteinEffect | None:
+    """The effect VEP's Codons column describes ('gCg/gTg', 'ggAGATATa/gga', '-/TAG': lowercase
+    bases unchanged, uppercase changed) at its Protein_position ('600', '327-329'); for VEP
+    output written without --hgvs. None for a frameshift (its new stop lies beyond the codons)
+    or a change the codons alone cannot name."""
+    ref, sep, alt = codons.partition("/")
+    first = protein_position.split("-", 1)[0]
+    if not sep or not first.isdigit():
+        return None
+    ref, alt = ref.replace("-", ""), alt.replace("-", "")
+    if (len(alt) - len(ref)) % 3 or len(ref) % 3:
+        return None
+    unchanged_head = 0
+    while unchanged_head < min(len(ref), len(alt)) and ref[unchanged_head].islower() and alt[unchanged_head].islower():
+        unchanged_head += 1
+    unchanged_tail = 0
+    while (unchanged_tail < min(len(ref), len(alt)) - unchanged_head and ref[-1 - unchanged_tail].islower()
+           and alt[-1 - unchanged_tail].islower()):
+        unchanged_tail += 1
+    effect = protein_effect(ref.upper(), int(first), unchanged_head, len(ref) - unchanged_tail,
+                            alt[unchanged_head:len(alt) - unchanged_tail].upper())
+    return effect if effect.hgvsp else None
