@@ -64,7 +64,7 @@ def protein_effect(window: str, first_codon: int, start: int, end: int, alt: str
     ref_aa = ref_p[k] if k < len(ref_p) else None
     if codon == 1:
         return ProteinEffect("start_lost", "p.Met1?", ProteinChange(f"{ref_aa}1?", ref_aa, 1, 1, None, "other"))
-    if ref_aa in (None, "X"):  # past a window without a stop, or a base the genome holds as N
+    if ref_aa is None or ref_aa == "X":  # past a window without a stop, or a base the genome holds as N
         return _unknown(codon)
     frameshift = (len(alt) - (end - start)) % 3 != 0
     alt_aa = alt_p[k] if k < len(alt_p) else "X"
