@@ -213,3 +213,25 @@ def test_cftr_reference_outside_call_is_labelled_reference(tmp_path: Path) -> No
     # PharmCAT's CftrTest.outsideReferenceCall: printed 'Reference/Reference', looked up as usual.
     (call,) = _outside(tmp_path, "CFTR\tivacaftor non-responsive CFTR sequence/ivacaftor non-responsive CFTR sequence\n")
     assert (call.diplotype, call.lookup_key) == ("Reference/Reference", "ivacaftor non-responsive in CF patients")
+
+
+@needs_shared
+def test_calls_read_back_from_a_cohort_table_give_the_same_outputs_as_the_vcf(tmp_path: Path,
+                                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A cohort's VCF is called once (`--vcf`, every sample); a patient's calls are then taken
+    from that table (`--calls`) with its own outside calls: byte for byte what calling the VCF
+    for that sample gives, the outside calls in place of the not-tested rows."""
+    joint = SHARED / "pgx/getrm-wgs/getrm3_pgx_genes.vcf.bgz"
+    outside = EXAMPLE / "pharmcat.example.outsideCall.tsv"
+    assert main(["diplotypes", "--vcf", str(joint), "--output", str(tmp_path / "cohort.tsv")]) == 0
+    for name, source in (("vcf", ["--vcf", str(joint)]), ("table", ["--calls", str(tmp_path / "cohort.tsv")])):
+        assert main(["diplotypes", *source, "--sample", "NA18565", "--outside-calls", str(outside),
+                     "--output", str(tmp_path / f"{name}.calls.tsv"),
+                     "--output-guidance", str(tmp_path / f"{name}.guidance.tsv")]) == 0
+    for kind in ("calls", "guidance"):
+        assert (tmp_path / f"vcf.{kind}.tsv").read_bytes() == (tmp_path / f"table.{kind}.tsv").read_bytes(), kind
+    calls = {r["gene"]: r for r in read_tsv(tmp_path / "table.calls.tsv")}
+    assert calls["HLA-B"]["source"] == "outside_call" and calls["CYP2D6"]["status"] != "not_tested"
+    assert main(["diplotypes", "--calls", str(tmp_path / "cohort.tsv"), "--sample", "NA00000",
+                 "--output", str(tmp_path / "x.tsv")]) == 1
+    assert "cohort.tsv: no calls for sample NA00000" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import DEMO, ROOT, SNAKEMAKE, demo_sheet, needs_shared, run
 
+from pgx.cli import main
 from pgx.outputs import read_tsv
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
@@ -161,8 +162,9 @@ def test_cohort_summary_weighs_resistance_and_lists_germline_findings(demo_run: 
 @needs_shared
 def test_patients_sharing_one_joint_called_germline_vcf(tmp_path: Path) -> None:
     """Three patients over one real joint-called germline VCF (GeT-RM 30x WGS, three samples):
-    each patient's pharmacogenes are its own sample's; a sheet that names no germline_sample
-    for a multi-sample VCF is refused before any job."""
+    the VCF is read once for all three, each patient's pharmacogenes and guidance are its own
+    sample's, the same bytes as calling the VCF for that sample alone; a sheet that names no
+    germline_sample for a multi-sample VCF is refused before any job."""
     from conftest import SHARED
 
     from pgx.outputs import read_tsv
@@ -180,6 +182,15 @@ def test_patients_sharing_one_joint_called_germline_vcf(tmp_path: Path) -> None:
         report = json.loads((tmp_path / f"results/{patient}/report.json").read_text())
         assert {c["sample"] for c in report["pharmacogenomics"]["calls"]} == {sample}
     assert calls["P1"]["SLCO1B1"]["diplotype"] != calls["P2"]["SLCO1B1"]["diplotype"]  # three people, not one
+    (once,) = (tmp_path / "results/germline").glob("*/pharmacogenes.tsv")
+    assert {r["sample"] for r in read_tsv(once)} == {"NA18526", "NA18565", "NA18861"}
+    assert len(list((tmp_path / "benchmarks/germline").glob("*.tsv"))) == 1
+    alone = tmp_path / "alone"
+    assert main(["diplotypes", "--vcf", str(joint), "--sample", "NA18565", "--matches",
+                 str(tmp_path / "results/P2/match/somatic_matches.tsv"), "--output", str(alone / "calls.tsv"),
+                 "--output-guidance", str(alone / "guidance.tsv")]) == 0
+    assert (alone / "calls.tsv").read_bytes() == (tmp_path / "results/P2/pharmacogenes.tsv").read_bytes()
+    assert (alone / "guidance.tsv").read_bytes() == (tmp_path / "results/P2/guidance.tsv").read_bytes()
     unnamed = tmp_path / "unnamed"
     unnamed.mkdir()
     (unnamed / "samples.tsv").write_text(header.replace("\tgermline_sample", "") +

@@ -128,11 +128,12 @@ def cmd_germline(args: argparse.Namespace) -> None:
 
 def cmd_diplotypes(args: argparse.Namespace) -> None:
     from pgx.match import proposed_drugs, read_matches
-    from pgx.outputs import write_tsv_atomic
+    from pgx.outputs import table_comments, write_tsv_atomic
     from pgx.pharmacogenes import (
         CALL_COLUMNS,
         GUIDANCE_COLUMNS,
         call_vcf,
+        calls_from_table,
         guidance_per_sample,
         hla_alleles_of_interest,
         load_phenotypes,
@@ -142,13 +143,18 @@ def cmd_diplotypes(args: argparse.Namespace) -> None:
     )
 
     resources = _resources(args)
-    calls = call_vcf(args.vcf, resources, samples=args.sample or None, genes=args.gene or None,
-                     missing_as_reference=args.missing_as_reference, build=args.build)
+    if args.calls:
+        calls = calls_from_table(args.calls, args.sample or None)
+        source = next((c.split(": ", 1)[1] for c in table_comments(args.calls) if c.startswith("input: ")), "")
+    else:
+        calls = call_vcf(args.vcf, resources, samples=args.sample or None, genes=args.gene or None,
+                         missing_as_reference=args.missing_as_reference, build=args.build)
+        source = Path(args.vcf).name
     recommendations = load_recommendations(resources)
     outside = read_outside_calls(args.outside_calls, "", load_phenotypes(resources, outside_calls=True),
                                  hla_alleles_of_interest(recommendations)) if args.outside_calls else []
     calls = with_outside_calls(calls, outside, every_gene=not args.gene)
-    comments = [f"pgx {__version__}", f"input: {Path(args.vcf).name}"]
+    comments = [f"pgx {__version__}", f"input: {source}"]
     write_tsv_atomic(args.output, CALL_COLUMNS, [c.as_row() for c in calls], comments)
     if args.output_guidance:
         proposed = proposed_drugs(read_matches(args.matches)) if args.matches else set()
@@ -384,7 +390,11 @@ def parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_germline)
 
     d = command("diplotypes", "call pharmacogenes from a germline VCF and attach CPIC/DPWG guidance")
-    d.add_argument("--vcf", required=True, help="germline VCF; one or many samples")
+    calls_source = d.add_mutually_exclusive_group(required=True)
+    calls_source.add_argument("--vcf", help="germline VCF; one or many samples")
+    calls_source.add_argument("--calls", metavar="TSV",
+                              help="pharmacogenes.tsv that 'pgx diplotypes' wrote for many samples of one VCF "
+                                   "(a cohort's joint-called VCF read once); with --sample, those samples' calls")
     d.add_argument("--build", choices=BUILDS, default="GRCh38", help=BUILD_HELP + " (default GRCh38)")
     d.add_argument("--sample", action="append", help="sample to call (repeatable; default: every sample)")
     d.add_argument("--gene", action="append", help="gene to call (repeatable; default: every gene defined)")

@@ -152,6 +152,17 @@ def iter_tsv(path: str | os.PathLike[str], needs: Sequence[str] = (),
         raise PgxInputError(name, f"damaged gzip data ({exc})", record=f"line {number + 1}") from None
 
 
+def table_comments(path: str | os.PathLike[str]) -> list[str]:
+    """The '## ' lines heading a table `write_tsv_atomic` wrote (versions, inputs)."""
+    comments = []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if not line.startswith("##"):
+                break
+            comments.append(line[3:].rstrip("\n"))
+    return comments
+
+
 def read_tsv(path: str | os.PathLike[str], needs: Sequence[str] = (),
              allowed: Mapping[str, Collection[str]] | None = None) -> list[dict[str, str]]:
     """All rows of a table (see `iter_tsv`)."""

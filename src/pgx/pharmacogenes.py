@@ -960,16 +960,50 @@ def _normalised_key(value: str) -> str:
     return value
 
 
+def calls_from_table(path: str, samples: list[str] | None = None) -> list[Call]:
+    """The calls of `samples` (None: every sample) from a pharmacogenes.tsv that `pgx
+    diplotypes` wrote for many samples at once (a cohort's joint-called VCF read once): the
+    same rows, as calls again. A sample the table lacks is refused, never taken as untested."""
+    from pgx.outputs import iter_tsv
+
+    wanted = set(samples or [])
+    calls: list[Call] = []
+    for row in iter_tsv(path, needs=CALL_COLUMNS, allowed={"assumed_reference": ("true", "false"),
+                                                          "phased": ("true", "false")}):
+        if samples and row["sample"] not in wanted:
+            continue
+        missing = [_missing_position(item) for item in row["missing_detail"].split(",") if item]
+        calls.append(Call(
+            sample=row["sample"], gene=row["gene"], diplotype=row["diplotype"], phenotype=row["phenotype"],
+            activity_score=row["activity_score"], lookup_key=row["lookup_key"], status=row["status"],
+            missing=missing, tested=int(row["positions_tested"] or 0),
+            assumed_reference=row["assumed_reference"] == "true", phased=row["phased"] == "true",
+            source=row["source"], notes=row["notes"].split("; ") if row["notes"] else [],
+            version=row["definition_version"]))
+    absent = sorted(wanted - {c.sample for c in calls})
+    if absent or not calls:
+        raise PgxInputError(path, f"no calls for sample {', '.join(absent) or '(any)'}")
+    return calls
+
+
+def _missing_position(text: str) -> Position:
+    """A position of `missing_detail` as written: its rsid, or chrom:pos."""
+    chrom, sep, pos = text.rpartition(":")
+    return Position(chrom, int(pos), "", "", ()) if sep and pos.isdigit() else Position("", 0, text, "", ())
+
+
 def with_outside_calls(calls: list[Call], outside: list[Call], every_gene: bool) -> list[Call]:
     """Each sample's VCF calls with the outside calls in place of its calls of the same genes
     and, when `every_gene`, a not-tested row for every gene that only an outside call can give,
     so that gene's guidance says 'no result' rather than nothing. Sorted by sample and gene."""
     replaced = {c.gene for c in outside}
     merged = [c for c in calls if c.gene not in replaced]
+    present = {(c.sample, c.gene) for c in merged}  # calls read back from a table have these rows already
     for sample in sorted({c.sample for c in calls}):
         merged += [_for_sample(c, sample) for c in outside]
         if every_gene:
-            merged += [not_tested(g, sample) for g in OUTSIDE_CALL_GENES if g not in replaced]
+            merged += [not_tested(g, sample) for g in OUTSIDE_CALL_GENES
+                       if g not in replaced and (sample, g) not in present]
     return sorted(merged, key=lambda c: (c.sample, c.gene))
 
 

@@ -468,7 +468,7 @@ def write_flagged_matches(matches_tsv: str | None, guidance_tsv: str | None, out
     plus `pgx_guidance` naming the drugs of that therapy whose pharmacogenomic guidance departs
     from standard for this patient."""
     from pgx.match import MATCH_COLUMNS
-    from pgx.outputs import write_tsv_atomic
+    from pgx.outputs import table_comments, write_tsv_atomic
 
     caution = {g["drug"]: readable_lookup(g["lookup_key"]) for g in _guidance(guidance_tsv) if _bool(g["caution"])}
     rows: list[dict[str, object]] = []
@@ -476,12 +476,7 @@ def write_flagged_matches(matches_tsv: str | None, guidance_tsv: str | None, out
         drugs = therapy_drugs(r["therapy"])
         flagged = [f"{d} ({caution[d]})" for d in drugs if d in caution]
         rows.append({**r, "pgx_guidance": "; ".join(flagged)})
-    header = []
-    if matches_tsv:
-        with open(matches_tsv, encoding="utf-8") as handle:
-            header = [line[3:].rstrip("\n") for line in handle if line.startswith("## ")]
-    else:
-        header = ["no tumor VCF: nothing was matched"]
+    header = table_comments(matches_tsv) if matches_tsv else ["no tumor VCF: nothing was matched"]
     write_tsv_atomic(out, [*MATCH_COLUMNS, "pgx_guidance"], rows, header)
 
 

@@ -1,4 +1,6 @@
 # Helpers of the workflow: configuration, the sample sheet and the files each patient needs.
+import hashlib
+import re
 import sys
 
 import jsonschema
@@ -65,6 +67,7 @@ RUN_SETTINGS = {
 wildcard_constraints:
     # The sheet's id pattern; a list of every id would make matching slow on large cohorts.
     patient="[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
+    cohort="[A-Za-z0-9._-]{1,40}-[0-9a-f]{10}",
 
 
 def patient(wildcards):
@@ -105,9 +108,54 @@ def report_inputs(wildcards):
     return inputs
 
 
+def _germline_cohorts():
+    """Germline VCFs that several patients share (a cohort's joint call): each is read once,
+    for all their samples, by one job named after the file."""
+    by_file = {}
+    for p in PATIENTS.values():
+        if p.germline_vcf:
+            by_file.setdefault(p.germline_vcf, []).append(p)
+    cohorts = {}
+    for path, patients in by_file.items():
+        if len(patients) < 2:
+            continue
+        builds = sorted({p.build for p in patients})
+        if len(builds) > 1:
+            raise WorkflowError(
+                f"sample sheet: {path} is the germline VCF of patients of builds {' and '.join(builds)}"
+            )
+        digest = hashlib.sha256(str(Path(path).absolute()).encode()).hexdigest()[:10]
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(path).name)[:40]
+        cohorts[f"{name}-{digest}"] = {
+            "vcf": path,
+            "build": builds[0],
+            "samples": sorted(
+                {p.germline_sample for p in patients if p.germline_sample}
+            ),
+        }
+        for p in patients:
+            COHORT_OF[p.patient] = f"{name}-{digest}"
+    return cohorts
+
+
+COHORT_OF = {}
+GERMLINE_COHORTS = _germline_cohorts()
+
+
+def cohort(wildcards):
+    return GERMLINE_COHORTS[wildcards.cohort]
+
+
+def cohort_vcf(wildcards):
+    return cohort(wildcards)["vcf"]
+
+
 def pharmacogenomics_inputs(wildcards):
     p = patient(wildcards)
-    inputs = {"vcf": p.germline_vcf}
+    if p.patient in COHORT_OF:
+        inputs = {"calls": f"results/germline/{COHORT_OF[p.patient]}/pharmacogenes.tsv"}
+    else:
+        inputs = {"vcf": p.germline_vcf}
     if p.tumor_vcf:
         inputs["matches"] = f"results/{p.patient}/match/somatic_matches.tsv"
     return inputs

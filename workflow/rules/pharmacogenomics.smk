@@ -1,3 +1,27 @@
+rule germline_cohort_calls:
+    input:
+        vcf=cohort_vcf,
+    output:
+        calls="results/germline/{cohort}/pharmacogenes.tsv",
+    log:
+        "logs/germline/{cohort}.log",
+    benchmark:
+        "benchmarks/germline/{cohort}.tsv"
+    conda:
+        ENV
+    container:
+        CONTAINER
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        cohort=cohort,
+        missing_as_reference=config["pharmacogenomics"]["missing_as_reference"],
+        resources=str(RESOURCES),
+    script:
+        "../scripts/germline_cohort_calls.py"
+
+
 rule pharmacogenomics:
     input:
         unpack(pharmacogenomics_inputs),
