@@ -18,6 +18,7 @@ from pgx.cli import main
 from pgx.genome import Genome
 from pgx.outputs import read_tsv
 from pgx.protein import protein_effect, translate
+from pgx.transcripts import ONE_LETTER as _ONE
 from pgx.transcripts import Transcript, TranscriptIndex, reverse_complement
 from pgx.vcf import Variant, trim_alleles
 
@@ -228,3 +229,66 @@ def test_the_naming_rule_on_vep_codons_gives_veps_hgvsp_and_serves_vep_output_wi
     # deletion VEP places past them (DID: Ile329_Asp330del, the codons end at 329).
     assert outcome["unnamed"] == ["chr1:116579677 -/TAG p.Glu1016_Glu1017insTer", "chr6:32223881 cta/ctGCTGCTa p.Leu15_Leu16dup"]
     assert outcome["different"] == ["chrX:71378281 ggAGATATa/gga p.Ile329_Asp330del"]
+
+
+def test_translating_only_the_touched_codons_equals_translating_the_whole_change() -> None:
+    import random
+
+    from pgx.protein import _changed_protein
+
+    rng = random.Random(1)
+    for _ in range(5000):
+        window = "".join(rng.choice("ACGT") for _ in range(rng.randrange(3, 60)))
+        start = rng.randrange(len(window) + 1)
+        end = rng.randrange(start, min(len(window), start + 10) + 1)
+        alt = "".join(rng.choice("ACGT") for _ in range(rng.randrange(10)))
+        assert _changed_protein(window, start, end, alt) == translate(window[:start] + alt + window[end:])
+
+
+# RefSeq's 5' UTR lengths of these transcripts (the CDS starts after them; NCBI's annotation,
+# as ../shared/data/reference/sequences/SOURCES.md and hgvs-weaver's tests give them).
+UTR5 = {"APC": 59, "BARD1": 114, "ALPL": 199, "LDLR": 86}
+
+
+@pytest.mark.parametrize("gene", sorted(UTR5))
+def test_every_coding_snv_is_named_as_the_cdna_says(mane_genome: Path, gene: str) -> None:
+    """Every possible single-base substitution in the coding sequence (3 per base, 45,072 in the
+    four genes), placed on the genome through the transcript model and annotated from the
+    genome, against names computed straight from the RefSeq cDNA: the c. position, the bases,
+    and the protein change."""
+    genome = Genome(mane_genome, "GRCh38")
+    annotator = BuiltinAnnotator(INDEX, genome)
+    tx = INDEX.of_gene(gene)
+    assert tx is not None
+    cdna = (SHARED / f"reference/sequences/hgvs-weaver/{tx.refseq}.seq").read_text().strip()
+    coding = cdna[UTR5[gene]:]
+    protein = translate(coding)
+    length = protein.index("*") + 1
+    names = {"*": "Ter", **{one: three for three, one in _ONE.items()}}
+    wrong = []
+    for c in range(1, 3 * length + 1):
+        g = tx.genomic_of_cds(c)
+        assert g is not None
+        base = coding[c - 1]
+        for alt in "ACGT".replace(base, ""):
+            codon = (c - 1) // 3
+            ref_aa = protein[codon]
+            changed = coding[:c - 1] + alt + coding[c:]
+            alt_aa = translate(changed[3 * codon:3 * codon + 3])
+            n = codon + 1
+            if alt_aa == ref_aa:
+                expected = f"p.{names[ref_aa]}{n}="
+            elif n == 1:
+                expected = "p.Met1?"
+            elif ref_aa == "*":
+                tail = translate(changed[3 * codon:])
+                expected = f"p.Ter{n}{names[alt_aa]}extTer{tail.index('*') + 1 if '*' in tail else '?'}"
+            elif alt_aa == "*":
+                expected = f"p.{names[ref_aa]}{n}Ter"
+            else:
+                expected = f"p.{names[ref_aa]}{n}{names[alt_aa]}"
+            ref_g, alt_g = (base, alt) if tx.strand == "+" else (reverse_complement(base), reverse_complement(alt))
+            got = annotator.annotate(Variant(f"chr{tx.chrom}", g, ref_g, alt_g, 1, 0, "PASS", None, None, "", None))
+            if (got.hgvsc, got.hgvsp) != (f"c.{c}{base}>{alt}", expected):
+                wrong.append(f"c.{c}{base}>{alt}: {got.hgvsc} {got.hgvsp}, expected {expected}")
+    assert not wrong, f"{len(wrong)} of {3 * 3 * length}: {wrong[:5]}"

@@ -9,6 +9,7 @@ FASTA), or just one codon whose bases are known without one (the bundled hotspot
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 from pgx.transcripts import CODON_TABLE, THREE_LETTER
@@ -36,6 +37,29 @@ def translate(bases: str) -> str:
     return "".join(CODON_TABLE.get(bases[i:i + 3], "X") for i in range(0, len(bases) - 2, 3))
 
 
+@functools.lru_cache(maxsize=256)
+def _translated(window: str) -> str:
+    """A transcript's translation, once: its coding variants are translated again and again."""
+    return translate(window)
+
+
+def _changed_protein(window: str, start: int, end: int, alt: str) -> str:
+    """translate(window[:start] + alt + window[end:]), translating only the codons the change
+    touches (and, for a frameshift, every codon after it)."""
+    changed = window[:start] + alt + window[end:]
+    first = start // 3
+    shift = len(alt) - (end - start)
+    if shift % 3:
+        return _translated(window)[:first] + translate(changed[3 * first:])
+    after = _untouched_from(start, end)
+    return _translated(window)[:first] + translate(changed[3 * first:3 * after + shift]) + _translated(window)[after:]
+
+
+def _untouched_from(start: int, end: int) -> int:
+    """The first codon (0-based, reference frame) after those that replacing [start, end) touches."""
+    return max(-(-end // 3), start // 3 + (start % 3 > 0 or end > start))
+
+
 def _until_stop(protein: str) -> str:
     stop = protein.find("*")
     return protein if stop < 0 else protein[:stop + 1]
@@ -49,10 +73,9 @@ def protein_effect(window: str, first_codon: int, start: int, end: int, alt: str
     """The effect of replacing window[start:end] by `alt` (0-based, transcript orientation),
     where window[0] is the first base of codon `first_codon`. The window must cover the
     changed bases; a frameshift or a lost stop needs it to run past the new stop."""
-    changed = window[:start] + alt + window[end:]
-    ref_p, alt_p = _until_stop(translate(window)), _until_stop(translate(changed))
-    k = 0
+    ref_p, alt_p = _until_stop(_translated(window)), _until_stop(_changed_protein(window, start, end, alt))
     limit = min(len(ref_p), len(alt_p))
+    k = min(start // 3, limit)  # the codons before the change are the reference's
     while k < limit and ref_p[k] == alt_p[k]:
         k += 1
     codon = first_codon + k
@@ -80,7 +103,7 @@ def protein_effect(window: str, first_codon: int, start: int, end: int, alt: str
                                  ProteinChange(f"{ref_aa}{codon}*", ref_aa, codon, codon, "*", "frameshift"))
         return ProteinEffect("frameshift_variant", f"p.{_three(ref_aa)}{codon}{_three(alt_aa)}fsTer{_new_stop(alt_p, k)}",
                              ProteinChange(f"{ref_aa}{codon}fs", ref_aa, codon, codon, None, "frameshift"))
-    return _in_frame(ref_p, alt_p, k, first_codon, (len(alt) - (end - start)) // 3)
+    return _in_frame(ref_p, alt_p, k, first_codon, (len(alt) - (end - start)) // 3, _untouched_from(start, end))
 
 
 def _new_stop(protein: str, k: int) -> str:
@@ -91,7 +114,7 @@ def _new_stop(protein: str, k: int) -> str:
     return "?" if stop < 0 or 0 <= unknown < stop else str(stop - k + 1)
 
 
-def _in_frame(ref_p: str, alt_p: str, k: int, first_codon: int, residues_added: int) -> ProteinEffect:
+def _in_frame(ref_p: str, alt_p: str, k: int, first_codon: int, residues_added: int, untouched: int) -> ProteinEffect:
     codon = first_codon + k
     if alt_p.endswith("*") and len(alt_p) < len(ref_p) + residues_added:  # a stop gained ends it there
         added = alt_p[k:]
@@ -106,7 +129,8 @@ def _in_frame(ref_p: str, alt_p: str, k: int, first_codon: int, residues_added: 
                              ProteinChange(f"{_short_span(ref_p, k, first_codon, n)}delins{added}", aa, codon,
                                            codon + n - 1, added, "delins"))
     # Common prefix first, then suffix: what remains is the most C-terminal placement.
-    t = 0
+    # From the first untouched codon on, the two proteins are the same residues.
+    t = max(0, min(len(ref_p) - untouched, len(alt_p) - untouched - residues_added, min(len(ref_p), len(alt_p)) - k))
     while t < min(len(ref_p), len(alt_p)) - k and ref_p[-1 - t] == alt_p[-1 - t]:
         t += 1
     removed, added = ref_p[k:len(ref_p) - t], alt_p[k:len(alt_p) - t]
