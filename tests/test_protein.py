@@ -242,7 +242,9 @@ def test_translating_only_the_touched_codons_equals_translating_the_whole_change
         start = rng.randrange(len(window) + 1)
         end = rng.randrange(start, min(len(window), start + 10) + 1)
         alt = "".join(rng.choice("ACGT") for _ in range(rng.randrange(10)))
-        assert _changed_protein(window, start, end, alt) == translate(window[:start] + alt + window[end:])
+        whole = translate(window[:start] + alt + window[end:])
+        ours = _changed_protein(window, start, end, alt)
+        assert ours[:whole.find("*") + 1 or None] == whole[:whole.find("*") + 1 or None]
 
 
 # RefSeq's 5' UTR lengths of these transcripts (the CDS starts after them; NCBI's annotation,
@@ -292,3 +294,76 @@ def test_every_coding_snv_is_named_as_the_cdna_says(mane_genome: Path, gene: str
             if (got.hgvsc, got.hgvsp) != (f"c.{c}{base}>{alt}", expected):
                 wrong.append(f"c.{c}{base}>{alt}: {got.hgvsc} {got.hgvsp}, expected {expected}")
     assert not wrong, f"{len(wrong)} of {3 * 3 * length}: {wrong[:5]}"
+
+
+def test_a_grch37_vcf_gets_its_protein_change_from_the_grch38_genome(mane_genome: Path, tmp_path: Path) -> None:
+    """GRCh37 input is annotated on the GRCh38 models through liftover: its protein change
+    comes from the GRCh38 genome (APC c.4348C>T is 5:112175639 on GRCh37, 5:112839942 on GRCh38)."""
+    header = "##fileformat=VCFv4.2\n##contig=<ID=5,length=180915260>\n" \
+             '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n##FORMAT=<ID=AD,Number=R,Type=Integer,Description="AD">\n'
+    vcf = write_vcf(tmp_path / "b37.vcf", ["5 112175639 . C T . PASS . GT:AD 0/1:20,10"], header=header)
+    annotate_vcf(str(vcf), build="GRCh37", out_vcf=str(tmp_path / "a.vcf.gz"), out_tsv=str(tmp_path / "v.tsv"),
+                 resources=RESOURCES, references={"GRCh38": str(mane_genome)})
+    (row,) = read_tsv(tmp_path / "v.tsv")
+    assert (row["pos"], row["hgvsc"], row["hgvsp"]) == ("112175639", "c.4348C>T", "p.Arg1450Ter")
+    assert "via liftover" in row["annotation_note"]
+
+
+def _until_stop(bases: str, start: int) -> str:
+    """The translation of bases[start:] up to and including the first stop."""
+    residues = []
+    for i in range(start, len(bases) - 2, 3):
+        residues.append(translate(bases[i:i + 3]))
+        if residues[-1] == "*":
+            break
+    return "".join(residues)
+
+
+@pytest.mark.parametrize("gene", sorted(UTR5))
+def test_every_one_base_deletion_and_duplication_is_named_as_the_cdna_says(mane_genome: Path, gene: str) -> None:
+    """Deleting, and duplicating, each coding base (the two commonest frameshifts), written
+    left-aligned on the genome as callers write them: the protein change equals the one the
+    RefSeq cDNA gives (first changed residue, new residue, new stop counted from it), whatever
+    placement the 3' rule picks; the only ones without it are shifted onto an exon's edge. A
+    frameshift the 3' rule moves into the stop codon is an extension (HGVS: 'ext', not 'fs')."""
+    genome = Genome(mane_genome, "GRCh38")
+    annotator = BuiltinAnnotator(INDEX, genome)
+    tx = INDEX.of_gene(gene)
+    assert tx is not None
+    chrom = f"chr{tx.chrom}"
+    cdna = (SHARED / f"reference/sequences/hgvs-weaver/{tx.refseq}.seq").read_text().strip()
+    coding = cdna[UTR5[gene]:]
+    protein = translate(coding)
+    length = protein.index("*") + 1
+    names = {"*": "Ter", **{one: three for three, one in _ONE.items()}}
+    wrong, at_edges, checked = [], 0, 0
+    for c in range(4, 3 * (length - 1) + 1):  # past the start codon, before the stop codon
+        for kind, changed in (("del", coding[:c - 1] + coding[c:]), ("dup", coding[:c] + coding[c - 1:])):
+            first = (c - 1) // 3
+            alt_p = protein[:first] + _until_stop(changed, 3 * first)
+            k = next(i for i in range(first, len(alt_p)) if alt_p[i] != protein[i])
+            if protein[k] == "*":
+                tail = alt_p[k:]
+                expected = f"p.Ter{k + 1}{names[alt_p[k]]}extTer{tail.index('*') + 1 if '*' in tail else '?'}"
+            elif alt_p[k] == "*":
+                expected = f"p.{names[protein[k]]}{k + 1}Ter"
+            else:
+                tail = alt_p[k:]
+                expected = f"p.{names[protein[k]]}{k + 1}{names[alt_p[k]]}fsTer{tail.index('*') + 1 if '*' in tail else '?'}"
+            g = tx.genomic_of_cds(c)
+            assert g is not None
+            if kind == "del":
+                pos, ref, alt = genome.shifted(chrom, g - 1, genome.fetch(chrom, g - 2, g), genome.fetch(chrom, g - 2, g - 1),
+                                               right=False)
+            else:  # the duplicated base inserted after itself (on the genome's strand: before it on the minus strand)
+                anchor = g if tx.strand == "+" else g - 1
+                base = genome.fetch(chrom, anchor - 1, anchor)
+                pos, ref, alt = genome.shifted(chrom, anchor, base, base + genome.fetch(chrom, g - 1, g), right=False)
+            got = annotator.annotate(Variant(chrom, pos, ref, alt, 1, 0, "PASS", None, None, "", None))
+            checked += 1
+            if got.hgvsp is None and got.consequence.startswith(("splice", "intron")):
+                at_edges += 1
+            elif got.hgvsp != expected:
+                wrong.append(f"c.{c}{kind}: {got.hgvsc} {got.hgvsp} {got.consequence}, expected {expected}")
+    assert not wrong, f"{len(wrong)} of {checked}: {wrong[:5]}"
+    assert at_edges < checked / 50, at_edges

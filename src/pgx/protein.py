@@ -44,13 +44,17 @@ def _translated(window: str) -> str:
 
 
 def _changed_protein(window: str, start: int, end: int, alt: str) -> str:
-    """translate(window[:start] + alt + window[end:]), translating only the codons the change
-    touches (and, for a frameshift, every codon after it)."""
+    """translate(window[:start] + alt + window[end:]) up to its first stop at least,
+    translating only the codons the change touches (a frameshift: up to its new stop)."""
     changed = window[:start] + alt + window[end:]
     first = start // 3
     shift = len(alt) - (end - start)
-    if shift % 3:
-        return _translated(window)[:first] + translate(changed[3 * first:])
+    if shift % 3:  # a new frame, read up to its first stop
+        pieces, i = [], 3 * first
+        while i < len(changed) - 2 and not (pieces and "*" in pieces[-1]):
+            pieces.append(translate(changed[i:i + 150]))
+            i += 150
+        return _translated(window)[:first] + "".join(pieces)
     after = _untouched_from(start, end)
     return _translated(window)[:first] + translate(changed[3 * first:3 * after + shift]) + _translated(window)[after:]
 
