@@ -50,7 +50,8 @@ def _changed_protein(window: str, start: int, end: int, alt: str) -> str:
     first = start // 3
     shift = len(alt) - (end - start)
     if shift % 3:  # a new frame, read up to its first stop
-        pieces, i = [], 3 * first
+        pieces: list[str] = []
+        i = 3 * first
         while i < len(changed) - 2 and not (pieces and "*" in pieces[-1]):
             pieces.append(translate(changed[i:i + 150]))
             i += 150
