@@ -465,7 +465,7 @@ def parser() -> argparse.ArgumentParser:
             help="folder to write <build>.fa.gz (+ .fai, .gzi) into")
     f.add_argument("--whole", action="store_true",
                    help="keep every base (about 900 MB); default: the exons of the bundled transcript "
-                        "models and 50 bases each side, the rest N (a few MB)")
+                        "models and 50 bases each side (90 Mb of sequence), the rest N (about 30 MB)")
     f.add_argument("--url", help="gzip FASTA to download (default: UCSC's hg38.fa.gz or hg19.fa.gz)")
     f.add_argument("--md5", help="its expected md5 (default: read from md5sum.txt beside it)")
     f.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each answer or read")
