@@ -123,7 +123,7 @@ def fetch_genome(build: str, out_dir: str | Path, *, url: str | None = None, md5
     """Download `build`'s assembly (gzip FASTA), check its md5 (given, or listed in md5sum.txt
     beside it), and write `out_dir`/<build>.fa.gz bgzipped and faidx-indexed by htslib. With
     `exons` (contig, start, end; 0-based), bases outside them become N: the file the annotator
-    needs is then a few MB. The files appear together, moved into place at the end; a failure
+    needs is then about 30 MB. The files appear together, moved into place at the end; a failure
     leaves whatever was there before."""
     import tempfile
 
