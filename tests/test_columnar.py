@@ -220,7 +220,7 @@ def test_exonic_snvs_take_the_lane_unless_a_codon_is_known(tmp_path: Path, monke
     assert 0.97 * len(alone) <= taken <= len(rows) - len(known), (len(alone), taken)
 
 
-def test_with_a_genome_every_record_takes_the_per_record_lane(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_with_a_genome_coding_snvs_and_wrong_refs_take_the_per_record_lane(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = random.Random(3)
     sequence = "".join(rng.choice("ACGT") for _ in range(970_000))  # chr1 up to NOC2L's end
     fasta = tmp_path / "chr1.fa"
@@ -233,8 +233,13 @@ def test_with_a_genome_every_record_takes_the_per_record_lane(tmp_path: Path, mo
     consequences = [row[15] for row in rows]
     assert "coding_sequence_variant" not in consequences
     assert {"missense_variant", "synonymous_variant", "5_prime_UTR_variant", "3_prime_UTR_variant"} <= set(consequences)
-    # Every REF is checked against the genome, record by record: the lane takes none.
-    assert taken == 0
+    # The lane took the UTR records of one transcript (all but the batch's last one and the
+    # ~1% whose allele fraction ties at 4 decimals), and no coding one.
+    index = TranscriptIndex.load(RESOURCES / "annotation")
+    alone = [row for row in rows if len(index.overlapping(row[0], int(row[1]), int(row[1]))) == 1]
+    utr = sum(row[15].endswith("UTR_variant") for row in alone)
+    others = sum(row[15] in ("intron_variant", "intergenic_variant") for row in rows)
+    assert 0.97 * utr <= taken <= utr + others, (utr, others, taken)
 
 
 def test_coding_bounds_of_every_transcript_at_once_are_each_transcripts() -> None:

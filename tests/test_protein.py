@@ -367,3 +367,28 @@ def test_every_one_base_deletion_and_duplication_is_named_as_the_cdna_says(mane_
                 wrong.append(f"c.{c}{kind}: {got.hgvsc} {got.hgvsp} {got.consequence}, expected {expected}")
     assert not wrong, f"{len(wrong)} of {checked}: {wrong[:5]}"
     assert at_edges < checked / 50, at_edges
+
+
+def test_a_wrong_ref_outside_coding_sequence_is_refused_too(mane_genome: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """REFs of records the columnar lane would take (a plain SNV in ALPL's 3' UTR) are checked
+    against the genome as well: the right one is annotated, a wrong one refused by line."""
+    genome = Genome(mane_genome, "GRCh38")
+    base = genome.fetch("chr1", 21577999, 21578000)
+    other = {"A": "C", "C": "G", "G": "T", "T": "A"}[base]
+    header = "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=248956422>\n" \
+             '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n##FORMAT=<ID=AD,Number=R,Type=Integer,Description="AD">\n'
+    for name, ref, alt in (("right", base, other), ("wrong", other, base)):
+        vcf = write_vcf(tmp_path / f"{name}.vcf", ["chr1 21000000 . A G . PASS . GT:AD 0/1:20,10",
+                                                   f"chr1 21578000 . {ref} {alt} . PASS . GT:AD 0/1:20,10"],
+                        header=header)
+        code = main(["annotate", "--vcf", str(vcf), "--build", "GRCh38", "--reference", f"GRCh38={mane_genome}",
+                     "--output-vcf", str(tmp_path / f"{name}.vcf.gz"), "--output-tsv", str(tmp_path / f"{name}.tsv")])
+        error = capsys.readouterr().err
+        if name == "right":
+            assert code == 0, error
+            rows = read_tsv(tmp_path / "right.tsv")
+            assert [r["consequence"] for r in rows] == ["intron_variant", "3_prime_UTR_variant"]
+        else:
+            assert code == 1 and f"{vcf}: line 7: REF {other} at chr1:21578000 is not the GRCh38 reference" in error
+            assert not (tmp_path / "wrong.tsv").exists()

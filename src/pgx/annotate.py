@@ -900,7 +900,7 @@ def _annotate_records(job: _AnnotateJob, reader: Any, regions: list[str] | None,
         reader, job.vcf_path, build=job.build, tumor_sample=job.tumor_sample,
         normal_sample=job.normal_sample, filters=job.filters,
         genome=Genome(job.input_genome, job.build) if job.input_genome else None, stats=result.stats)
-    columnar = _columnar_lane(job, csq, variants_of.sample)
+    columnar = _columnar_lane(job, csq, variants_of.sample, variants_of.genome)
     record_lane = _RecordLane(job, csq, result.sources)
     # The columnar lane needs only the records' text, which a second process can read and
     # format while this one annotates; CSQ/ANN parsing needs cyvcf2's records here.
@@ -1125,17 +1125,15 @@ def _write_batch(writer: Any, lines: Any, contig_starts: list[int]) -> None:
             writer.write("".join(part) if isinstance(part, list) else joined(part))
 
 
-def _columnar_lane(job: _AnnotateJob, csq: CsqParser, sample: int | None) -> Any:
+def _columnar_lane(job: _AnnotateJob, csq: CsqParser, sample: int | None, genome: Genome | None) -> Any:
     """The columnar lane where it applies: built-in annotation on GRCh38 models (no CSQ/ANN to
-    read, no liftover) of a sample column, without a reference genome (whose REF checks and
-    sequence need each record)."""
-    if (not job.columnar or csq.present or sample is None or job.input_genome
-            or not isinstance(job.builtin, BuiltinAnnotator)):
+    read, no liftover) of a sample column; with a genome, it checks the REF of what it takes."""
+    if not job.columnar or csq.present or sample is None or not isinstance(job.builtin, BuiltinAnnotator):
         return None
     from pgx.columnar import ColumnarLane
 
     return ColumnarLane(job.builtin.index, sample=sample, filters=job.filters, info_value=_info_value,
-                        info_template=_INFO_TEMPLATE, intergenic_cells=_INTERGENIC_CELLS)
+                        info_template=_INFO_TEMPLATE, intergenic_cells=_INTERGENIC_CELLS, genome=genome)
 
 
 class _RecordLane:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -24,12 +24,16 @@ from pgx.tabix import RecordSpans
 from pgx.transcripts import TranscriptIndex
 from pgx.vcf import NOT_REFERENCE_GENOTYPES, Filters, bare_contig
 
+if TYPE_CHECKING:
+    from pgx.genome import Genome
+
 INTERGENIC, INTRON, OTHER, EXON = 0, 1, 2, 3
 _BASES = ["A", "C", "G", "T"]
 _COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A"}
 # An intron base this far or further from both exons is an intron_variant, nothing more
 # (nearer ones are splice_region/donor/acceptor, left to the per-record lane).
 _DEEP = 9
+_BLOCK_BITS = 16  # genome bases read in blocks of 64 kb
 _MAX_LAYOUTS = 4  # FORMAT strings handled per batch; files rarely have more than two
 # One row per deep intron stretch or exon of the contig's transcripts. Introns: c. anchors of
 # the exon bases on either side. Exons: n. position = n_at_zero + POS (plus strand) or
@@ -71,10 +75,13 @@ class ColumnarLane:
     ANNOTATION_SOURCE = "builtin"
 
     def __init__(self, index: TranscriptIndex, *, sample: int, filters: Filters,
-                 info_value: Callable[[str | None], str], info_template: str, intergenic_cells: str) -> None:
-        """Used only without a reference genome (with one, each record's REF is checked and
-        its protein change computed in the per-record lane)."""
+                 info_value: Callable[[str | None], str], info_template: str, intergenic_cells: str,
+                 genome: Genome | None = None) -> None:
+        """With a reference `genome`, a record qualifies only where the genome has its REF
+        (a mismatch, or a contig the genome lacks, goes to the per-record lane, which refuses
+        or counts it), and coding records go to the per-record lane for their protein change."""
         self.index = index
+        self.genome = genome
         self.sample = sample
         self.filters = filters
         self._info_value = info_value
@@ -110,7 +117,8 @@ class ColumnarLane:
                             bool((info.str.starts_with("END=") | info.str.contains(";END=", literal=True)).any()))
         kind, feature = self._locate(chroms, positions.to_numpy(), runs)
         frame = pl.concat([frame.with_columns(pos=positions, kind=pl.Series(kind, dtype=pl.Int8),
-                                              feature=pl.Series(feature)),
+                                              feature=pl.Series(feature),
+                                              genome_base=self._genome_bases(chroms, positions.to_numpy(), runs)),
                            self._feature_table.select(_QUALIFYING_FEATURES)[feature]], how="horizontal")
         frame = self._qualified(frame, previous)
         others = (~frame["eligible"]).arg_true().to_list()
@@ -124,6 +132,26 @@ class ColumnarLane:
         lines = pl.Series([None] * count, dtype=pl.String).scatter(out["i"], out["line"])
         rows = pl.Series([None] * count, dtype=pl.String).scatter(out["i"], out["row"])
         return ColumnarBatch(lines, rows, others, contig_starts, (chroms[-1], int(positions[-1])), spans)
+
+    def _genome_bases(self, chroms: pl.Series, positions: np.ndarray, runs: list[int]) -> pl.Series:
+        """The genome's base at each position ('' without a genome or where it lacks the contig),
+        read in 64 kb blocks: one read per block that holds records, not one per record."""
+        bases = np.full(len(positions), b"", dtype="S1")
+        if self.genome is not None:
+            bounds = [*runs, len(positions)]
+            for a, b in zip(bounds, bounds[1:], strict=False):
+                chrom = chroms[a]
+                if self.genome.contig(chrom) is None:
+                    continue
+                at = positions[a:b] - 1
+                blocks = at >> _BLOCK_BITS
+                for block in np.unique(blocks):
+                    here = blocks == block
+                    text = self.genome.fetch(chrom, int(block) << _BLOCK_BITS, (int(block) + 1) << _BLOCK_BITS).encode()
+                    block_bases = np.frombuffer(text + b"\0", dtype="S1")
+                    offsets = np.minimum(at[here] - (int(block) << _BLOCK_BITS), len(text))
+                    bases[a:b][here] = block_bases[offsets]
+        return pl.Series(bases.astype(str), dtype=pl.String)
 
     @property
     def _feature_table(self) -> pl.DataFrame:
@@ -168,6 +196,7 @@ class ColumnarLane:
             filter_value=pl.when(col("c6") == ".").then(pl.lit("PASS")).otherwise(col("c6")),
         )
         exonic = col("kind") == EXON
+        coding = (exonic & (col("n") >= col("cds_first")) & (col("n") <= col("cds_last"))).fill_null(False)
         frame = frame.with_columns(
             total=col("ref_count") + col("alt_count"),
             n=pl.when(exonic).then(pl.when(col("minus")).then(col("n_at_zero") - col("pos"))
@@ -197,6 +226,9 @@ class ColumnarLane:
             & ~same_as_before & ~same_as_next
             & (col("kind") != OTHER)
         )
+        if self.genome is not None:
+            genome_base = col("genome_base")
+            eligible = eligible & ~coding & ((genome_base == ref) | (genome_base == "N"))
         filters = self.filters
         if filters.require_pass:
             eligible = eligible & (col("filter_value") == "PASS")
