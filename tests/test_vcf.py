@@ -231,3 +231,22 @@ def test_a_ref_the_reference_genome_does_not_have_is_refused_naming_the_line(tmp
         variants(bad, genome=genome)
     assert str(refused.value) == (f"{bad}: line 8: REF CT at chr21:5 is not the GRCh38 reference sequence (CA); "
                                   "is the VCF's build GRCh38, and the reference FASTA the one it was called on?")
+
+
+def test_a_damaged_reference_genome_is_one_line_naming_it(tmp_path: Path) -> None:
+    import os
+
+    import pysam
+
+    fasta = tmp_path / "ref.fa"
+    fasta.write_text(">chr21\nACGTCAGAGAGAGAGTTACG\nACGTCAGAGAGAGAGTTACG\n")
+    pysam.faidx(str(fasta))
+    fasta.write_text(">chr21\nACGTCA\n")  # cut short after indexing: the .fai describes another file
+    os.utime(fasta.with_suffix(".fa.fai"))
+    with pytest.raises(PgxInputError, match=r"ref\.fa: chr21:30-30 cannot be read .*is the file whole and its \.fai made from it"):
+        Genome(fasta, "GRCh38").ref_problem("chr21", 30, "A")
+    os.utime(fasta.with_suffix(".fa.fai"), (0, 0))
+    with pytest.raises(PgxInputError, match=r"ref\.fa\.fai: index is older than ref\.fa"):
+        Genome(fasta, "GRCh38")
+    with pytest.raises(PgxInputError, match="reference FASTA for GRCh37 not found"):
+        Genome(tmp_path / "absent.fa", "GRCh37")

@@ -29,9 +29,12 @@ class Genome:
         self.path, self.build = str(path), build
         if not Path(self.path).is_file():
             raise PgxInputError(self.path, f"reference FASTA for {build} not found")
-        if not Path(self.path + ".fai").is_file():
+        index = Path(self.path + ".fai")
+        if not index.is_file():
             raise PgxInputError(self.path, "reference FASTA has no .fai index beside it (samtools faidx, "
                                            "or fetch one with 'pgx reference fetch')")
+        if int(index.stat().st_mtime) < int(Path(self.path).stat().st_mtime):
+            raise PgxInputError(str(index), f"index is older than {Path(self.path).name}: rebuild it (samtools faidx)")
         try:
             self._fasta = pysam.FastaFile(self.path)
         except (OSError, ValueError) as exc:
@@ -48,7 +51,11 @@ class Genome:
         name = self.contig(chrom)
         if name is None or end <= start:
             return ""
-        return self._fasta.fetch(name, max(start, 0), end).upper()
+        try:
+            return self._fasta.fetch(name, max(start, 0), end).upper()
+        except (ValueError, OSError) as exc:  # a file cut short, or an index of another file
+            raise PgxInputError(self.path, f"{chrom}:{start + 1}-{end} cannot be read ({exc}); is the file whole "
+                                           "and its .fai made from it?") from None
 
     def ref_problem(self, chrom: str, pos: int, ref: str) -> str | None:
         """Why REF at `pos` (1-based) is not this genome's sequence, or None. A contig the FASTA
