@@ -144,13 +144,18 @@ class ColumnarLane:
                 if self.genome.contig(chrom) is None:
                     continue
                 at = positions[a:b] - 1
-                blocks = at >> _BLOCK_BITS
-                for block in np.unique(blocks):
-                    here = blocks == block
-                    text = self.genome.fetch(chrom, int(block) << _BLOCK_BITS, (int(block) + 1) << _BLOCK_BITS).encode()
+                order = np.argsort(at >> _BLOCK_BITS, kind="stable")
+                blocks = (at >> _BLOCK_BITS)[order]
+                cuts = [0, *(np.flatnonzero(np.diff(blocks)) + 1).tolist(), len(blocks)]
+                for first, last in zip(cuts, cuts[1:], strict=False):
+                    block = int(blocks[first])
+                    if block < 0:  # POS 0: no base to compare
+                        continue
+                    text = self.genome.fetch(chrom, block << _BLOCK_BITS, (block + 1) << _BLOCK_BITS).encode()
                     block_bases = np.frombuffer(text + b"\0", dtype="S1")
-                    offsets = np.minimum(at[here] - (int(block) << _BLOCK_BITS), len(text))
-                    bases[a:b][here] = block_bases[offsets]
+                    rows = order[first:last]
+                    offsets = np.minimum(at[rows] - (block << _BLOCK_BITS), len(text))
+                    bases[a + rows] = block_bases[offsets]
         return pl.Series(bases.astype(str), dtype=pl.String)
 
     @property
