@@ -392,3 +392,19 @@ def test_a_wrong_ref_outside_coding_sequence_is_refused_too(mane_genome: Path, t
         else:
             assert code == 1 and f"{vcf}: line 7: REF {other} at chr1:21578000 is not the GRCh38 reference" in error
             assert not (tmp_path / "wrong.tsv").exists()
+
+
+def test_validate_checks_every_ref_against_the_genome(mane_genome: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    genome = Genome(mane_genome, "GRCh38")
+    chrom, pos, ref, alt = vcf_record(genome, "APC", "c.4348C>T")
+    header = "##fileformat=VCFv4.2\n##contig=<ID=chr5,length=181538259>\n" \
+             '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n'
+    for name, record in (("right", f"{chrom} {pos} . {ref} {alt} . PASS . GT 0/1"),
+                         ("wrong", f"{chrom} {pos} . {alt} {ref} . PASS . GT 0/1")):
+        vcf = write_vcf(tmp_path / f"{name}.vcf", [record], header=header)
+        code = main(["validate", "--vcf", str(vcf), "--build", "GRCh38", "--reference", str(mane_genome),
+                     "-o", str(tmp_path / f"{name}.txt")])
+        error = capsys.readouterr().err
+        assert (code, (tmp_path / f"{name}.txt").exists()) == ((0, True) if name == "right" else (1, False)), error
+    assert f"{tmp_path / 'wrong.vcf'}: line 5: REF T at chr5:112839942 is not the GRCh38 reference sequence (C)" in error

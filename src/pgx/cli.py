@@ -56,9 +56,13 @@ def cmd_validate(args: argparse.Namespace) -> None:
         records = sum(1 for _ in checked_records(vcf, args.vcf))
         write_text_atomic(args.output, f"{args.vcf}\t{records} records\tok\n")
         return
+    from pgx.genome import Genome
+
     stats = ReadStats()
+    genome = _references(args).get(args.build)
     for _ in iter_variants(args.vcf, build=args.build, tumor_sample=args.tumor_sample,
-                           normal_sample=args.normal_sample, filters=Filters(), stats=stats):
+                           normal_sample=args.normal_sample, filters=Filters(), stats=stats,
+                           genome=Genome(genome, args.build) if genome else None):
         pass
     write_text_atomic(args.output, f"{args.vcf}\t{stats.records} records\t{stats.kept} alleles kept\tok\n")
 
@@ -361,6 +365,7 @@ def parser() -> argparse.ArgumentParser:
                      help="tumor (sample roles, depth and allele fraction) or germline (genotypes)")
     val.add_argument("--tumor-sample", help="tumor sample column (tumor role)")
     val.add_argument("--normal-sample", help="normal sample column (tumor role)")
+    _reference_option(val)
     _option(val, "--output", "-o", old=("--out",), required=True, help="one-line summary to write when the VCF is sound")
     val.set_defaults(func=cmd_validate)
 
