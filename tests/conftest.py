@@ -261,3 +261,23 @@ class Server:
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture(scope="session")
+def joint_demo_germline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The three demo germline VCFs joint as a cohort's would be (bcftools merge, htslib):
+    samples MEL-01-N, LUNG-01-N, CRC-01-N; a site one of them lacks is ./. for it."""
+    import pysam
+    from pysam import bcftools
+
+    folder = tmp_path_factory.mktemp("joint")
+    parts = []
+    for name in ("MEL-01", "LUNG-01", "CRC-01"):
+        part = folder / f"{name}.vcf.gz"
+        pysam.tabix_compress(str(DEMO / f"{name}.germline.vcf"), str(part), force=True)
+        pysam.tabix_index(str(part), preset="vcf", force=True)
+        parts.append(str(part))
+    joint = folder / "joint.vcf.gz"
+    bcftools.merge("-Oz", "-o", str(joint), *parts, catch_stdout=False)
+    pysam.tabix_index(str(joint), preset="vcf", force=True)
+    return joint

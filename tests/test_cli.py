@@ -120,7 +120,7 @@ def test_every_option_has_help_and_outputs_follow_one_naming_scheme() -> None:
     assert len(options) > 60
     assert [name for name, action in options if not action.help] == []  # type: ignore[attr-defined]
     writes = [name.split()[-1] for name, action in options if action.dest.startswith("output")]  # type: ignore[attr-defined]
-    assert len(writes) == 14 and all(w in ("--output/-o",) or w.startswith("--output-") for w in writes), writes
+    assert len(writes) == 15 and all(w in ("--output/-o",) or w.startswith("--output-") for w in writes), writes
     assert not [name for name, _ in options if name.endswith("-out") or "--out-" in name]
 
 

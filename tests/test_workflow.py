@@ -184,7 +184,8 @@ def test_patients_sharing_one_joint_called_germline_vcf(tmp_path: Path) -> None:
     assert calls["P1"]["SLCO1B1"]["diplotype"] != calls["P2"]["SLCO1B1"]["diplotype"]  # three people, not one
     (once,) = (tmp_path / "results/germline").glob("*/pharmacogenes.tsv")
     assert {r["sample"] for r in read_tsv(once)} == {"NA18526", "NA18565", "NA18861"}
-    assert len(list((tmp_path / "benchmarks/germline").glob("*.tsv"))) == 1
+    assert len(list((tmp_path / "benchmarks/germline").glob("*.variants.tsv"))) == 1
+    assert len(list((tmp_path / "benchmarks/germline").glob("*.tsv"))) == 2  # calls and variants, once each
     alone = tmp_path / "alone"
     assert main(["diplotypes", "--vcf", str(joint), "--sample", "NA18565", "--matches",
                  str(tmp_path / "results/P2/match/somatic_matches.tsv"), "--output", str(alone / "calls.tsv"),
@@ -245,3 +246,20 @@ def test_a_configured_reference_genome_is_an_input_and_gives_protein_changes(tmp
     qc = json.loads((tmp_path / "results/CRC-01/annotate_qc.json").read_text())
     # The test genome holds chr1, chr2, chr5 and chr19: the KRAS and TP53 records are not checked.
     assert qc["left_aligned"] and qc["notes"] == ["REF of 2 records not checked: their contigs are not in the reference FASTA"]
+
+
+def test_a_cohort_joint_vcf_gives_germline_findings_only_to_its_carrier(tmp_path: Path, joint_demo_germline: Path) -> None:
+    """The demo patients over one joint germline VCF (the three demo VCFs merged): MEL-01's
+    BRCA2 frameshift is MEL-01's germline finding only; the others are ./. there."""
+    rows = [("MEL-01", "SKCM"), ("LUNG-01", "LUAD"), ("CRC-01", "COAD")]
+    header = "patient\ttumor_type\ttumor_vcf\tgermline_vcf\tbuild\tgermline_sample\n"
+    (tmp_path / "samples.tsv").write_text(header + "".join(
+        f"{p}\t{t}\t{DEMO / (p + '.tumor.vcf')}\t{joint_demo_germline}\tGRCh38\t{p}-N\n" for p, t in rows))
+    result = run(tmp_path, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for patient, _ in rows:
+        findings = json.loads((tmp_path / f"results/{patient}/report.json").read_text())["germline_findings"]
+        brca2 = any(m["gene"] == "BRCA2" and m["therapy"] == "Olaparib" for m in findings)
+        assert brca2 == (patient == "MEL-01"), patient
+    (variants,) = (tmp_path / "results/germline").glob("*/germline_variants.tsv")
+    assert {r["sample"] for r in read_tsv(variants) if r["gene"] == "BRCA2"} == {"MEL-01-N"}

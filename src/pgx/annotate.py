@@ -1265,12 +1265,15 @@ def _gene_regions(reader: Any, vcf_path: str, index: TranscriptIndex, genes: set
 
 
 def annotate_in_genes(vcf_path: str, *, build: str, resources: Path, genes: set[str],
-                      sample: str | None = None, references: Mapping[str, str] | None = None) -> list[dict[str, object]]:
-    """Variant rows (as in variants.tsv) for the variants of `vcf_path` inside `genes` only.
+                      samples: list[str] | None = None,
+                      references: Mapping[str, str] | None = None) -> list[dict[str, object]]:
+    """Variant rows (as in variants.tsv, with the `sample` that carries each) for the variants
+    of `vcf_path` inside `genes` only, for each of `samples` (None: the only sample). A
+    cohort's joint-called VCF is read once for all its samples; each variant is annotated once.
 
-    Streams the whole file but annotates only what falls in those genes' transcripts, so a
-    whole-genome germline VCF costs a read, not an annotation."""
-    from pgx.vcf import Filters, iter_variants, open_vcf
+    Reads the genes' regions through the index, else streams the whole file, but annotates only
+    what falls in those genes' transcripts, so a whole-genome VCF costs a read, not an annotation."""
+    from pgx.vcf import Filters, VariantReader, checked_records, open_vcf, region_records
 
     builtin = builtin_annotator(resources, build, references)
     index = builtin.index if isinstance(builtin, BuiltinAnnotator) else builtin.annotator.index
@@ -1278,25 +1281,42 @@ def annotate_in_genes(vcf_path: str, *, build: str, resources: Path, genes: set[
     preferred = load_preferred_transcripts(resources / "kb/civic/variants.tsv")
     reader = open_vcf(vcf_path)
     csq = CsqParser(reader.raw_header)
+    regions = _gene_regions(reader, vcf_path, index, genes, lift)
+    genome_path = input_genome(build, references)
+    genome = Genome(genome_path, build) if genome_path else None
+    names = list(reader.samples)
+    wanted: list[str | None] = list(samples) if samples else [None]
+    readers = [VariantReader(reader, vcf_path, build=build, tumor_sample=name, filters=Filters(require_pass=True),
+                             genome=genome, in_file_order=regions is None, by_genotype=True) for name in wanted]
     rows: list[dict[str, object]] = []
-    genome = input_genome(build, references)
-    for record, _, variants in iter_variants(vcf_path, build=build, tumor_sample=sample,
-                                          filters=Filters(require_pass=True), reader=reader,
-                                          regions=_gene_regions(reader, vcf_path, index, genes, lift),
-                                          genome=Genome(genome, build) if genome else None):
-        for variant in variants:
-            chrom, pos = variant.chrom, variant.pos
-            if lift is not None:
-                hit = lift.lift(chrom, pos)
-                if hit is None:
-                    continue
-                chrom, pos = hit
-            if not any(t.gene in genes for t in index.overlapping(chrom, pos, pos)):
-                continue
-            raw_alt = record.ALT[variant.alt_index]
-            annotation = csq.annotate(record, variant, raw_alt, preferred) if csq.present else None
-            if annotation is None:
-                annotation = builtin.annotate(variant)
-            if annotation.gene in genes:
-                rows.append(_variant_row(variant, annotation, record.ID))
+    records = checked_records(reader, vcf_path) if regions is None else region_records(reader, vcf_path, regions)
+    for record, text in records:
+        columns = text[:-1].split("\t")
+        annotated: dict[tuple[int, str, str], Annotation | None] = {}
+        for variants_of in readers:
+            sample = names[variants_of.sample] if variants_of.sample is not None else ""
+            for variant in variants_of(columns, record.POS):
+                key = (variant.pos, variant.ref, variant.alt)
+                if key not in annotated:
+                    annotated[key] = _in_genes(variant, record, genes, index, lift, csq, builtin, preferred)
+                annotation = annotated[key]
+                if annotation is not None:
+                    rows.append({"sample": sample, **_variant_row(variant, annotation, record.ID)})
     return rows
+
+
+def _in_genes(variant: Variant, record: Any, genes: set[str], index: TranscriptIndex, lift: Any, csq: CsqParser,
+              builtin: BuiltinAnnotator | LiftedAnnotator, preferred: dict[str, set[str]]) -> Annotation | None:
+    """The variant's annotation when it lies in one of `genes`, else None."""
+    chrom, pos = variant.chrom, variant.pos
+    if lift is not None:
+        hit = lift.lift(chrom, pos)
+        if hit is None:
+            return None
+        chrom, pos = hit
+    if not any(t.gene in genes for t in index.overlapping(chrom, pos, pos)):
+        return None
+    annotation = csq.annotate(record, variant, record.ALT[variant.alt_index], preferred) if csq.present else None
+    if annotation is None:
+        annotation = builtin.annotate(variant)
+    return annotation if annotation.gene in genes else None

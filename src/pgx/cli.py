@@ -121,13 +121,48 @@ def cmd_germline(args: argparse.Namespace) -> None:
 
     def load(resources: Path, kb: Any) -> tuple[list[dict[str, str]], list[Any], list[str]]:
         genes = germline_therapy_genes(kb)
-        rows = annotate_in_genes(args.vcf, build=args.build, resources=resources, genes=genes, sample=args.sample,
-                                 references=_references(args))
+        if args.variants:  # the sample's rows of a cohort's table (pgx germline-variants)
+            rows: list[dict[str, Any]] = _sample_rows(args.variants, args.sample)
+        else:
+            rows = annotate_in_genes(args.vcf, build=args.build, resources=resources, genes=genes,
+                                     samples=[args.sample] if args.sample else None, references=_references(args))
         # Rows as variants.tsv would hold them, the form the matcher reads.
-        variants = [{k: cell(v) for k, v in r.items()} for r in rows]
+        variants = [{k: cell(v) for k, v in r.items() if k != "sample"} for r in rows]
         return variants, [], [f"germline genes examined: {len(genes)}", f"variants in them: {len(rows)}"]
 
     print(f"{_match_and_write(args, 'germline', load)} germline matches", file=sys.stderr)
+
+
+def _sample_rows(path: str, sample: str | None) -> list[dict[str, str]]:
+    from pgx.match import read_variants
+
+    rows = []
+    for row in read_variants(path):
+        if "sample" not in row:
+            raise PgxInputError(path, "no sample column: not a table 'pgx germline-variants' wrote", record="header")
+        if sample is None or row["sample"] == sample:
+            rows.append(row)
+    return rows
+
+
+def cmd_germline_variants(args: argparse.Namespace) -> None:
+    """A cohort's joint-called germline VCF read once: the variants of every sample in genes
+    with germline therapy evidence, for `pgx germline --variants` to match per patient."""
+    from pgx.annotate import VARIANT_COLUMNS, annotate_in_genes
+    from pgx.kb import Manifest
+    from pgx.match import KnowledgeBase, germline_therapy_genes
+    from pgx.outputs import write_tsv_atomic
+
+    resources = _resources(args)
+    genes = germline_therapy_genes(KnowledgeBase.load(resources, []))
+    from pgx.vcf import open_vcf
+
+    rows = annotate_in_genes(args.vcf, build=args.build, resources=resources, genes=genes,
+                             samples=args.sample or list(open_vcf(args.vcf).samples), references=_references(args))
+    write_tsv_atomic(args.output, ["sample", *VARIANT_COLUMNS], rows,
+                     [f"pgx {__version__}", f"knowledge base: {Manifest.load(resources).label}",
+                      f"input: {Path(args.vcf).name}", f"germline genes examined: {len(genes)}"])
+    print(f"{len(rows)} variants in {len(genes)} genes", file=sys.stderr)
 
 
 def cmd_diplotypes(args: argparse.Namespace) -> None:
@@ -386,13 +421,26 @@ def parser() -> argparse.ArgumentParser:
     m.set_defaults(func=cmd_match)
 
     g = command("germline", "germline variants in genes with therapy evidence, matched like somatic ones")
-    g.add_argument("--vcf", required=True, help="germline VCF")
+    germline_source = g.add_mutually_exclusive_group(required=True)
+    germline_source.add_argument("--vcf", help="germline VCF")
+    germline_source.add_argument("--variants", metavar="TSV",
+                                 help="the table 'pgx germline-variants' wrote for a cohort's VCF; with "
+                                      "--sample, that sample's variants")
     g.add_argument("--tumor-type", required=True, help="OncoTree code, e.g. BRCA")
     g.add_argument("--build", required=True, choices=BUILDS, help=BUILD_HELP)
     g.add_argument("--sample", help="sample column (else the only sample)")
     _reference_option(g)
     _option(g, "--output", "-o", old=("--out",), required=True, help="germline matches.tsv to write")
     g.set_defaults(func=cmd_germline)
+
+    gv = command("germline-variants", "read a cohort's joint-called germline VCF once: every sample's variants "
+                                      "in genes with germline therapy evidence")
+    gv.add_argument("--vcf", required=True, help="germline VCF; one or many samples")
+    gv.add_argument("--build", required=True, choices=BUILDS, help=BUILD_HELP)
+    gv.add_argument("--sample", action="append", help="sample to read (repeatable; default: every sample)")
+    _reference_option(gv)
+    _option(gv, "--output", "-o", required=True, help="variants table to write (variants.tsv columns and sample)")
+    gv.set_defaults(func=cmd_germline_variants)
 
     d = command("diplotypes", "call pharmacogenes from a germline VCF and attach CPIC/DPWG guidance")
     calls_source = d.add_mutually_exclusive_group(required=True)

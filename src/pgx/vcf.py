@@ -502,12 +502,16 @@ class VariantReader:
     def __init__(self, vcf: VCF, path: str, *, build: str, tumor_sample: str | None = None,
                  normal_sample: str | None = None, filters: Filters = Filters(),
                  genome: Genome | None = None, stats: ReadStats | None = None,
-                 in_file_order: bool = True) -> None:
+                 in_file_order: bool = True, by_genotype: bool = False) -> None:
+        """`by_genotype` (germline): an allele counts only where the sample's genotype calls it;
+        a sample not called there (./.) carries none of the record's alleles. Somatic callers'
+        genotypes say little (only 0/0 removes an allele)."""
         self.stats = stats if stats is not None else ReadStats()
         check_build(vcf, build, path)
         self.path = path
         self.sample = tumor_sample_index(vcf, path, tumor_sample, normal_sample)
         self.genome = genome
+        self.by_genotype = by_genotype
         self.stats.left_aligned = genome is not None
         self.in_file_order = in_file_order
         self.filters = filters
@@ -568,6 +572,8 @@ class VariantReader:
                 if all(x.isdigit() for x in ad_parts):
                     counts = [int(x) for x in ad_parts]
         filters, genome, depth_sources = self.filters, self.genome, stats.depth_sources
+        # A sample without a GT field keeps what its record calls.
+        carried = _called_alleles(genotype) if self.by_genotype and genotype is not None else None
         raw_ref = columns[3]
         ref = raw_ref.upper()
         if genome is not None:
@@ -616,6 +622,9 @@ class VariantReader:
             if genotype is not None and genotype not in NOT_REFERENCE_GENOTYPES and _is_reference_call(genotype):
                 removed("sample genotype is reference (0/0)")
                 continue
+            if carried is not None and str(alt_index + 1) not in carried:
+                removed("sample genotype not called (./.)" if not carried else "sample genotype does not carry this allele")
+                continue
             variants.append(Variant(chrom, npos, nref, nalt, record_index, alt_index, filter_value,
                                     depth, vaf, source, genotype))
             stats.kept += 1
@@ -634,6 +643,11 @@ class VariantReader:
 
 
 NOT_REFERENCE_GENOTYPES = frozenset({"0/1", "0|1", "1|0", "1/1", "1|1", "1", "1/2", "1|2"})
+
+
+def _called_alleles(genotype: str) -> set[str]:
+    """The allele numbers a genotype calls ('0/1' → {'0', '1'}; './.' → none)."""
+    return set(_GT_SEPARATOR.split(genotype)) - {"."}
 
 
 def _is_reference_call(genotype: str) -> bool:

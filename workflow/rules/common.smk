@@ -150,6 +150,19 @@ def cohort_vcf(wildcards):
     return cohort(wildcards)["vcf"]
 
 
+def cohort_genome_inputs(wildcards):
+    return genome_files(config["reference"], cohort(wildcards)["build"])
+
+
+def germline_findings_inputs(wildcards):
+    p = patient(wildcards)
+    if p.patient in COHORT_OF:
+        return {
+            "variants": f"results/germline/{COHORT_OF[p.patient]}/germline_variants.tsv"
+        }
+    return {"vcf": p.germline_vcf, "genome": genome_inputs(wildcards)}
+
+
 def pharmacogenomics_inputs(wildcards):
     p = patient(wildcards)
     if p.patient in COHORT_OF:

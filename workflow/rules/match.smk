@@ -22,10 +22,34 @@ rule match:
         "../scripts/match.py"
 
 
+rule germline_cohort_variants:
+    input:
+        vcf=cohort_vcf,
+        genome=cohort_genome_inputs,
+    output:
+        variants="results/germline/{cohort}/germline_variants.tsv",
+    log:
+        "logs/germline/{cohort}.variants.log",
+    benchmark:
+        "benchmarks/germline/{cohort}.variants.tsv"
+    conda:
+        ENV
+    container:
+        CONTAINER
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        cohort=cohort,
+        resources=str(RESOURCES),
+        reference=config["reference"],
+    script:
+        "../scripts/germline_cohort_variants.py"
+
+
 rule germline_findings:
     input:
-        vcf=germline_vcf,
-        genome=genome_inputs,
+        unpack(germline_findings_inputs),
     output:
         matches="results/{patient}/match/germline_matches.tsv",
     log:
