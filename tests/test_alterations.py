@@ -77,7 +77,7 @@ def test_ret_m918t_without_fasta_reaches_selpercatinib_and_says_so(tmp_path: Pat
     selpercatinib = _sensitive(rows, "Selpercatinib")
     assert selpercatinib and selpercatinib[0]["level"] == "A"
     assert selpercatinib[0]["alteration"].startswith("M918")  # the residue is known by its hotspot
-    assert selpercatinib[0]["match_note"] == "protein change unknown: give a reference FASTA"
+    assert selpercatinib[0]["match_note"] == "protein change unknown: give a reference genome (pgx reference fetch)"
 
 
 @BUILDS

@@ -57,6 +57,9 @@ LOSS_OF_FUNCTION = frozenset({
 })
 
 
+UNKNOWN_CODON_NOTE = "HGVSp unknown: codon bases not known without a reference genome (pgx reference fetch)"
+
+
 def severity_rank(consequence: str) -> int:
     """Rank of the most severe term in an '&'-joined consequence; lower is more severe."""
     return min((_RANK.get(t, len(SEVERITY)) for t in consequence.split("&")), default=len(SEVERITY))
@@ -389,7 +392,7 @@ class BuiltinAnnotator:
             return Annotation(**self._base(
                 tx, consequence=consequence, hgvsc=hgvsc, hgvsp=None,
                 protein=ProteinChange(short, None, codon, codon_end, None, kind), exon=exon, intron=None,
-                note="; ".join(filter(None, [note, "HGVSp unknown: codon bases not known without a reference FASTA"]))))
+                note="; ".join(filter(None, [note, UNKNOWN_CODON_NOTE]))))
         bases, first_codon = window
         offset = 3 * (first_codon - 1)
         if bases[start - offset:end - offset] != ref_c:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import polars as pl
 
+from pgx.annotate import UNKNOWN_CODON_NOTE
 from pgx.tabix import RecordSpans
 from pgx.transcripts import TranscriptIndex
 from pgx.vcf import NOT_REFERENCE_GENOTYPES, Filters, bare_contig
@@ -45,7 +46,6 @@ _FEATURE_SCHEMA = {"gene": pl.String, "transcript": pl.String, "refseq": pl.Stri
 # The feature columns that decide whether a record qualifies, taken for every record; the
 # others only for the records written inside a transcript.
 _QUALIFYING_FEATURES = ["minus", "n_at_zero", "cds_first", "cds_last"]
-_UNKNOWN_CODON_NOTE = "HGVSp unknown: codon bases not known without a reference FASTA"
 # What a kind of place writes: columns computed first, INFO values from PGX_GENE to PGX_HGVSC,
 # and table cells from gene to annotation_note; a piece is a text or a column.
 _Written = tuple[dict[str, pl.Expr], list[str | pl.Expr], list[str | pl.Expr]]
@@ -293,7 +293,7 @@ class ColumnarLane:
             "utr3": (col("region") == "utr3", in_gene("3_prime_UTR_variant", exon_hgvsc, [], number, "", "")),
             "coding": (col("region") == "cds", in_gene(
                 "coding_sequence_variant", exon_hgvsc,
-                [_concatenated(["codon ", codon]), "", codon, codon, "", "unknown"], number, "", _UNKNOWN_CODON_NOTE)),
+                [_concatenated(["codon ", codon]), "", codon, codon, "", "unknown"], number, "", UNKNOWN_CODON_NOTE)),
         }
         last = col("cds_last")
         frame = frame.with_columns(region=pl.when(col("kind") == EXON).then(

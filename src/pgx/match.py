@@ -30,7 +30,7 @@ MATCH_COLUMNS = [
     "profile", "profile_id", "therapy_interaction", "variant_keys", "hgvsp", "hgvsc",
     "consequence", "vaf", "origin", "match_note", "kb_version",
 ]
-PROTEIN_UNKNOWN_NOTE = "protein change unknown: give a reference FASTA"
+PROTEIN_UNKNOWN_NOTE = "protein change unknown: give a reference genome (pgx reference fetch)"
 
 SOMATIC_ORIGINS = frozenset({"Somatic", "Unknown", "N/A", "Combined", ""})
 GERMLINE_ORIGINS = frozenset({"Rare Germline", "Common Germline", "Combined"})
