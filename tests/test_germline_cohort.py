@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import DEMO
 
 from pgx.cli import main
@@ -37,3 +38,12 @@ def test_a_joint_vcf_read_once_gives_each_sample_its_own_findings(joint_demo_ger
     assert main(["germline", "--vcf", str(DEMO / "MEL-01.germline.vcf"), "--tumor-type", "SKCM", "--build", "GRCh38",
                  "--output", str(tmp_path / "alone.tsv")]) == 0
     assert (tmp_path / "alone.tsv").read_bytes() == (tmp_path / "MEL-01-N.table.tsv").read_bytes()
+
+
+def test_a_joint_vcf_without_a_named_sample_is_refused_naming_the_option(joint_demo_germline: Path, tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["germline", "--vcf", str(joint_demo_germline), "--tumor-type", "SKCM", "--build", "GRCh38",
+                 "--output", str(tmp_path / "m.tsv")]) == 1
+    error = capsys.readouterr().err
+    assert "3 samples ['MEL-01-N', 'LUNG-01-N', 'CRC-01-N']: name the germline one with --sample" in error
+    assert not (tmp_path / "m.tsv").exists()

@@ -1276,6 +1276,7 @@ def annotate_in_genes(vcf_path: str, *, build: str, resources: Path, genes: set[
 
     Reads the genes' regions through the index, else streams the whole file, but annotates only
     what falls in those genes' transcripts, so a whole-genome VCF costs a read, not an annotation."""
+    from pgx.errors import PgxInputError
     from pgx.vcf import Filters, VariantReader, checked_records, open_vcf, region_records
 
     builtin = builtin_annotator(resources, build, references)
@@ -1288,6 +1289,9 @@ def annotate_in_genes(vcf_path: str, *, build: str, resources: Path, genes: set[
     genome_path = input_genome(build, references)
     genome = Genome(genome_path, build) if genome_path else None
     names = list(reader.samples)
+    if not samples and len(names) > 1:  # the tumor reader's own guess (a TUMOR column) means nothing here
+        raise PgxInputError(vcf_path, f"{len(names)} samples {names[:5]}{'…' if len(names) > 5 else ''}: name the "
+                                      "germline one with --sample (germline_sample in the sample sheet)")
     wanted: list[str | None] = list(samples) if samples else [None]
     readers = [VariantReader(reader, vcf_path, build=build, tumor_sample=name, filters=Filters(require_pass=True),
                              genome=genome, in_file_order=regions is None, by_genotype=True) for name in wanted]
