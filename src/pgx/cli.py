@@ -356,6 +356,13 @@ def _global_options(parent: argparse.ArgumentParser, top: bool) -> None:
 BUILD_HELP = "genome build of the VCF: GRCh37 or GRCh38"
 
 
+def _vcf_or_table(sub: argparse.ArgumentParser, vcf_help: str, table: str, table_help: str) -> None:
+    """The input: a VCF, or a table an earlier step made from one."""
+    source = sub.add_mutually_exclusive_group(required=True)
+    source.add_argument("--vcf", help=vcf_help)
+    source.add_argument(table, metavar="TSV", help=table_help)
+
+
 def _reference_option(sub: argparse.ArgumentParser) -> None:
     _option(sub, "--reference", old=("--reference-fasta",), action="append", metavar="[BUILD=]FASTA",
             help="reference genome (indexed FASTA) of the VCF's build, or BUILD=FASTA (repeatable): every "
@@ -405,9 +412,7 @@ def parser() -> argparse.ArgumentParser:
     val.set_defaults(func=cmd_validate)
 
     m = command("match", "match variants, copy-number calls and fusions to therapies")
-    source = m.add_mutually_exclusive_group(required=True)
-    source.add_argument("--vcf", help="a VCF (annotated on the fly)")
-    source.add_argument("--variants", help="variants.tsv from `pgx annotate`")
+    _vcf_or_table(m, "a VCF (annotated on the fly)", "--variants", "variants.tsv from `pgx annotate`")
     m.add_argument("--tumor-type", required=True, help="OncoTree code, e.g. LUAD")
     m.add_argument("--build", required=True, choices=BUILDS, help=BUILD_HELP)
     m.add_argument("--cna", help="TSV with columns gene, call")
@@ -421,11 +426,8 @@ def parser() -> argparse.ArgumentParser:
     m.set_defaults(func=cmd_match)
 
     g = command("germline", "germline variants in genes with therapy evidence, matched like somatic ones")
-    germline_source = g.add_mutually_exclusive_group(required=True)
-    germline_source.add_argument("--vcf", help="germline VCF")
-    germline_source.add_argument("--variants", metavar="TSV",
-                                 help="the table 'pgx germline-variants' wrote for a cohort's VCF; with "
-                                      "--sample, that sample's variants")
+    _vcf_or_table(g, "germline VCF", "--variants", "the table 'pgx germline-variants' wrote for a cohort's VCF; "
+                                                   "with --sample, that sample's variants")
     g.add_argument("--tumor-type", required=True, help="OncoTree code, e.g. BRCA")
     g.add_argument("--build", required=True, choices=BUILDS, help=BUILD_HELP)
     g.add_argument("--sample", help="sample column (else the only sample)")
@@ -443,11 +445,9 @@ def parser() -> argparse.ArgumentParser:
     gv.set_defaults(func=cmd_germline_variants)
 
     d = command("diplotypes", "call pharmacogenes from a germline VCF and attach CPIC/DPWG guidance")
-    calls_source = d.add_mutually_exclusive_group(required=True)
-    calls_source.add_argument("--vcf", help="germline VCF; one or many samples")
-    calls_source.add_argument("--calls", metavar="TSV",
-                              help="pharmacogenes.tsv that 'pgx diplotypes' wrote for many samples of one VCF "
-                                   "(a cohort's joint-called VCF read once); with --sample, those samples' calls")
+    _vcf_or_table(d, "germline VCF; one or many samples", "--calls",
+                  "pharmacogenes.tsv that 'pgx diplotypes' wrote for many samples of one VCF (a cohort's "
+                  "joint-called VCF read once); with --sample, those samples' calls")
     d.add_argument("--build", choices=BUILDS, default="GRCh38", help=BUILD_HELP + " (default GRCh38)")
     d.add_argument("--sample", action="append", help="sample to call (repeatable; default: every sample)")
     d.add_argument("--gene", action="append", help="gene to call (repeatable; default: every gene defined)")

@@ -7,16 +7,16 @@ fetch` trimmed to the exons) are unknown: never compared, never translated.
 
 from __future__ import annotations
 
+import bisect
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pgx.errors import PgxInputError
-from pgx.vcf import bare_contig
+from pgx.vcf import bare_contig, check_index_current
 
 if TYPE_CHECKING:
-    from pgx.transcripts import Transcript
+    from pgx.transcripts import Transcript, TranscriptIndex
 
-BUILDS = ("GRCh38", "GRCh37")
 _ACGT = frozenset("ACGT")
 
 
@@ -33,8 +33,7 @@ class Genome:
         if not index.is_file():
             raise PgxInputError(self.path, "reference FASTA has no .fai index beside it (samtools faidx, "
                                            "or fetch one with 'pgx reference fetch')")
-        if int(index.stat().st_mtime) < int(Path(self.path).stat().st_mtime):
-            raise PgxInputError(str(index), f"index is older than {Path(self.path).name}: rebuild it (samtools faidx)")
+        check_index_current(Path(self.path), index, "samtools faidx")
         try:
             self._fasta = pysam.FastaFile(self.path)
         except (OSError, ValueError) as exc:
@@ -140,7 +139,7 @@ def fetch_genome(build: str, out_dir: str | Path, *, url: str | None = None, md5
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     final = out / f"{build}.fa.gz"
-    keeps = f"{final}"
+    keeps = str(final)
     with tempfile.TemporaryDirectory(prefix=".pgx-reference-", dir=out) as tmp:
         if md5 is None:
             listing = Path(tmp) / "md5sum.txt"
@@ -150,7 +149,7 @@ def fetch_genome(build: str, out_dir: str | Path, *, url: str | None = None, md5
             if md5 is None:
                 raise UpdateError(url, "no md5 for this file in md5sum.txt beside it; pass --md5", keeps)
         source = Path(tmp) / "source.fa.gz"
-        fetch(url, source, timeout=timeout, retries=retries, backoff=backoff, expected_sha256=md5,
+        fetch(url, source, timeout=timeout, retries=retries, backoff=backoff, expected_digest=md5,
               algorithm="md5", keeps=keeps)
         written = Path(tmp) / final.name
         try:
@@ -173,7 +172,6 @@ def _listed_md5(listing: Path, name: str) -> str | None:
 def _bgzipped(source: Path, written: Path, exons: list[tuple[str, int, int]] | None) -> None:
     """The FASTA in `source` (gzip), bases outside `exons` masked, as BGZF through htslib;
     then its .fai and .gzi (htslib's faidx)."""
-    import bisect
     import gzip
 
     import pysam
@@ -198,18 +196,18 @@ def _bgzipped(source: Path, written: Path, exons: list[tuple[str, int, int]] | N
                 continue
             body = line.rstrip(b"\r\n")
             if exons is not None:
-                body = _masked(body, offset, intervals, bisect.bisect_right)
+                body = _masked(body, offset, intervals)
             offset += len(body)
             out.write(body + b"\n")
     pysam.faidx(str(written))
 
 
-def _masked(line: bytes, offset: int, intervals: tuple[list[int], list[int]], bisect_right: Any) -> bytes:
+def _masked(line: bytes, offset: int, intervals: tuple[list[int], list[int]]) -> bytes:
     """The line's bases (offset.. of its contig) with every base outside the intervals
     replaced by N."""
     starts, ends = intervals
     width = len(line)
-    i = max(bisect_right(starts, offset) - 1, 0)
+    i = max(bisect.bisect_right(starts, offset) - 1, 0)
     masked = bytearray(b"N" * width)
     while i < len(starts) and starts[i] < offset + width:
         a, b = max(starts[i], offset) - offset, min(ends[i], offset + width) - offset
@@ -219,7 +217,7 @@ def _masked(line: bytes, offset: int, intervals: tuple[list[int], list[int]], bi
     return bytes(masked)
 
 
-def exon_intervals(index: Any, padding: int = EXON_PADDING) -> list[tuple[str, int, int]]:
+def exon_intervals(index: TranscriptIndex, padding: int = EXON_PADDING) -> list[tuple[str, int, int]]:
     """Every exon of the bundled GRCh38 transcript models, `padding` bases each side."""
     return [(tx.chrom, max(start - padding, 0), end + padding)
             for tx in (index.transcript(row) for row in range(len(index))) for start, end in tx.exons]

@@ -46,18 +46,18 @@ def _translated(window: str) -> str:
 def _changed_protein(window: str, start: int, end: int, alt: str) -> str:
     """translate(window[:start] + alt + window[end:]) up to its first stop at least,
     translating only the codons the change touches (a frameshift: up to its new stop)."""
-    changed = window[:start] + alt + window[end:]
     first = start // 3
-    shift = len(alt) - (end - start)
-    if shift % 3:  # a new frame, read up to its first stop
+    head = window[3 * first:start] + alt  # from the first touched codon
+    if (len(alt) - (end - start)) % 3:  # a new frame, read up to its first stop
+        changed = head + window[end:]
         pieces: list[str] = []
-        i = 3 * first
+        i = 0
         while i < len(changed) - 2 and not (pieces and "*" in pieces[-1]):
             pieces.append(translate(changed[i:i + 150]))
             i += 150
         return _translated(window)[:first] + "".join(pieces)
     after = _untouched_from(start, end)
-    return _translated(window)[:first] + translate(changed[3 * first:3 * after + shift]) + _translated(window)[after:]
+    return _translated(window)[:first] + translate(head + window[end:3 * after]) + _translated(window)[after:]
 
 
 def _untouched_from(start: int, end: int) -> int:
@@ -94,7 +94,8 @@ def protein_effect(window: str, first_codon: int, start: int, end: int, alt: str
         return ProteinEffect("start_lost", "p.Met1?", ProteinChange(f"{ref_aa}1?", ref_aa, 1, 1, None, "other"))
     if ref_aa is None or ref_aa == "X":  # past a window without a stop, or a base the genome holds as N
         return _unknown(codon)
-    frameshift = (len(alt) - (end - start)) % 3 != 0
+    shift = len(alt) - (end - start)
+    frameshift = shift % 3 != 0
     alt_aa = alt_p[k] if k < len(alt_p) else "X"
     if (frameshift or ref_aa == "*") and alt_aa == "X":
         return _unknown(codon)
@@ -108,7 +109,7 @@ def protein_effect(window: str, first_codon: int, start: int, end: int, alt: str
                                  ProteinChange(f"{ref_aa}{codon}*", ref_aa, codon, codon, "*", "frameshift"))
         return ProteinEffect("frameshift_variant", f"p.{_three(ref_aa)}{codon}{_three(alt_aa)}fsTer{_new_stop(alt_p, k)}",
                              ProteinChange(f"{ref_aa}{codon}fs", ref_aa, codon, codon, None, "frameshift"))
-    return _in_frame(ref_p, alt_p, k, first_codon, (len(alt) - (end - start)) // 3, _untouched_from(start, end))
+    return _in_frame(ref_p, alt_p, k, first_codon, shift // 3, _untouched_from(start, end))
 
 
 def _new_stop(protein: str, k: int) -> str:
@@ -131,7 +132,7 @@ def _in_frame(ref_p: str, alt_p: str, k: int, first_codon: int, residues_added: 
                                  ProteinChange(f"{aa}{codon}*", aa, codon, codon, "*", "nonsense"))
         n = max(len(added) - residues_added, 1)
         return ProteinEffect("stop_gained", f"p.{_span(ref_p, k, first_codon, n)}delins{_three(added)}",
-                             ProteinChange(f"{_short_span(ref_p, k, first_codon, n)}delins{added}", aa, codon,
+                             ProteinChange(f"{_span(ref_p, k, first_codon, n, short=True)}delins{added}", aa, codon,
                                            codon + n - 1, added, "delins"))
     # Common prefix first, then suffix: what remains is the most C-terminal placement.
     # From the first untouched codon on, the two proteins are the same residues.
@@ -146,7 +147,7 @@ def _in_frame(ref_p: str, alt_p: str, k: int, first_codon: int, residues_added: 
         n = len(added)
         if n <= k and ref_p[k - n:k] == added:
             return ProteinEffect("inframe_insertion", f"p.{_span(ref_p, k - n, first_codon, n)}dup",
-                                 ProteinChange(f"{_short_span(ref_p, k - n, first_codon, n)}dup", ref_p[k - n],
+                                 ProteinChange(f"{_span(ref_p, k - n, first_codon, n, short=True)}dup", ref_p[k - n],
                                                codon - n, codon - 1, None, "insertion"))
         before, after = ref_p[k - 1], ref_p[k]
         return ProteinEffect(
@@ -154,7 +155,7 @@ def _in_frame(ref_p: str, alt_p: str, k: int, first_codon: int, residues_added: 
             ProteinChange(f"{before}{codon - 1}_{after}{codon}ins{added}", before, codon - 1, codon, added, "insertion"))
     if not added:
         return ProteinEffect("inframe_deletion", f"p.{_span(ref_p, k, first_codon, len(removed))}del",
-                             ProteinChange(f"{_short_span(ref_p, k, first_codon, len(removed))}del", removed[0],
+                             ProteinChange(f"{_span(ref_p, k, first_codon, len(removed), short=True)}del", removed[0],
                                            codon, last, None, "deletion"))
     if len(removed) == len(added) == 1:
         return ProteinEffect("missense_variant", f"p.{_three(removed)}{codon}{_three(added)}",
@@ -162,19 +163,16 @@ def _in_frame(ref_p: str, alt_p: str, k: int, first_codon: int, residues_added: 
     consequence = ("missense_variant" if len(added) == len(removed)
                    else "inframe_insertion" if len(added) > len(removed) else "inframe_deletion")
     return ProteinEffect(consequence, f"p.{_span(ref_p, k, first_codon, len(removed))}delins{_three(added)}",
-                         ProteinChange(f"{_short_span(ref_p, k, first_codon, len(removed))}delins{added}",
+                         ProteinChange(f"{_span(ref_p, k, first_codon, len(removed), short=True)}delins{added}",
                                        removed[0], codon, last, added, "delins"))
 
 
-def _span(protein: str, k: int, first_codon: int, n: int) -> str:
-    """'Glu746' or 'Glu746_Ala750': residues k..k+n-1 (0-based) of the window."""
-    head = f"{_three(protein[k])}{first_codon + k}"
-    return head if n == 1 else f"{head}_{_three(protein[k + n - 1])}{first_codon + k + n - 1}"
-
-
-def _short_span(protein: str, k: int, first_codon: int, n: int) -> str:
-    head = f"{protein[k]}{first_codon + k}"
-    return head if n == 1 else f"{head}_{protein[k + n - 1]}{first_codon + k + n - 1}"
+def _span(protein: str, k: int, first_codon: int, n: int, short: bool = False) -> str:
+    """'Glu746' or 'Glu746_Ala750' ('E746_A750' when `short`): residues k..k+n-1 (0-based)
+    of the window."""
+    name = str if short else _three
+    head = f"{name(protein[k])}{first_codon + k}"
+    return head if n == 1 else f"{head}_{name(protein[k + n - 1])}{first_codon + k + n - 1}"
 
 
 def _unknown(codon: int) -> ProteinEffect:

@@ -166,9 +166,15 @@ def check_intact(path: Path) -> None:
                                        "truncated (if it is whole, end it with a newline)")
     for suffix in (".tbi", ".csi"):
         index = Path(str(path) + suffix)
-        if index.exists() and int(index.stat().st_mtime) < int(path.stat().st_mtime):
-            raise PgxInputError(str(index), f"index is older than {path.name}: rebuild it "
-                                            "(tabix -p vcf, or bcftools index)")
+        if index.exists():
+            check_index_current(path, index, "tabix -p vcf, or bcftools index")
+
+
+def check_index_current(path: Path, index: Path, rebuild: str) -> None:
+    """Refuse an index older than its file (whole seconds, as htslib compares): it points into
+    a file that has since changed."""
+    if int(index.stat().st_mtime) < int(path.stat().st_mtime):
+        raise PgxInputError(str(index), f"index is older than {path.name}: rebuild it ({rebuild})")
 
 
 def _short(exc: BaseException) -> str:

@@ -109,13 +109,14 @@ def report_inputs(wildcards):
 
 
 def _germline_cohorts():
-    """Germline VCFs that several patients share (a cohort's joint call): each is read once,
-    for all their samples, by one job named after the file."""
+    """Germline VCFs that several patients share (a cohort's joint call), each read once for
+    all their samples by one job named after the file; and each such patient's cohort.
+    """
     by_file = {}
     for p in PATIENTS.values():
         if p.germline_vcf:
             by_file.setdefault(p.germline_vcf, []).append(p)
-    cohorts = {}
+    cohorts, cohort_of = {}, {}
     for path, patients in by_file.items():
         if len(patients) < 2:
             continue
@@ -133,13 +134,11 @@ def _germline_cohorts():
                 {p.germline_sample for p in patients if p.germline_sample}
             ),
         }
-        for p in patients:
-            COHORT_OF[p.patient] = f"{name}-{digest}"
-    return cohorts
+        cohort_of.update((p.patient, f"{name}-{digest}") for p in patients)
+    return cohorts, cohort_of
 
 
-COHORT_OF = {}
-GERMLINE_COHORTS = _germline_cohorts()
+GERMLINE_COHORTS, COHORT_OF = _germline_cohorts()
 
 
 def cohort(wildcards):

@@ -49,11 +49,11 @@ MINIMUM_SHARE = 0.9
 
 
 def fetch(url: str, destination: Path, *, timeout: float, retries: int, backoff: float,
-          expected_sha256: str | None = None, session: requests.Session | None = None,
+          expected_digest: str | None = None, session: requests.Session | None = None,
           deadline_at: float | None = None, algorithm: str = "sha256",
           keeps: str = "the current knowledge base") -> str:
     """Download `url` to `destination`; return its digest (`algorithm`; compared with
-    `expected_sha256` when given, whatever the algorithm). Retries connection errors,
+    `expected_digest` when given, whatever the algorithm). Retries connection errors,
     timeouts, truncated bodies and 5xx answers; a 4xx answer is final, and so is passing
     `deadline_at` (time.monotonic()). Errors say that `keeps` is unchanged."""
     http = session or requests.Session()
@@ -97,8 +97,8 @@ def fetch(url: str, destination: Path, *, timeout: float, retries: int, backoff:
             last = f"connection failed ({type(exc).__name__})"
             continue
         found = digest.hexdigest()
-        if expected_sha256 and found != expected_sha256.lower():
-            raise UpdateError(url, f"checksum mismatch (got {found[:12]}…, expected {expected_sha256[:12]}…)", keeps)
+        if expected_digest and found != expected_digest.lower():
+            raise UpdateError(url, f"checksum mismatch (got {found[:12]}…, expected {expected_digest[:12]}…)", keeps)
         return found
     _check_deadline(url, deadline_at, keeps)
     raise UpdateError(url, f"gave up after {retries + 1} attempts: {last}", keeps)
@@ -136,7 +136,7 @@ def _update(resources: Path, release: str, *, base_url: str, checksums: dict[str
             for name in names.values():
                 url = f"{base_url.rstrip('/')}/{release}/{name}"
                 fetched[name] = fetch(url, release_dir / name, timeout=timeout, retries=retries,
-                                      backoff=backoff, expected_sha256=(checksums or {}).get(name),
+                                      backoff=backoff, expected_digest=(checksums or {}).get(name),
                                       session=session, deadline_at=deadline_at)
         try:
             problems = civic.release_problems(release_dir)
