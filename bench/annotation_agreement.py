@@ -34,13 +34,13 @@ def measure(vcf: Path = VCF) -> dict[str, Any]:
     counts: Counter[str] = Counter()
     same: Counter[str] = Counter()
     examples: dict[str, list[str]] = {}
-    for record, _, variants in iter_variants(str(vcf), build="GRCh38", tumor_sample=None,
+    for record, columns, variants in iter_variants(str(vcf), build="GRCh38", tumor_sample=None,
                                           filters=Filters(require_pass=False), reader=reader):
         for variant in variants:
             ours = builtin.annotate(variant)
             if not ours.transcript:
                 continue
-            entries = [e for e in csq.entries(record, variant, record.ALT[variant.alt_index])
+            entries = [e for e in csq.entries(columns, variant, record.ALT[variant.alt_index])
                        if _unversioned(e.get("Feature")) == _unversioned(ours.transcript)]
             if not entries:
                 counts["no VEP entry on the MANE transcript"] += 1

@@ -16,12 +16,15 @@ SHARED = Path(os.environ.get("PGX_SHARED_DATA", ROOT.parent / "shared" / "data")
 OUT = ROOT / "bench" / "out"
 
 
-def measured(argv: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run `argv` in a child process under /usr/bin/time-like accounting."""
+def measured(argv: list[str], env: dict[str, str] | None = None, *, one_cpu: bool = False) -> dict[str, Any]:
+    """Run `argv` in a child process under /usr/bin/time-like accounting; `one_cpu`: it and
+    every process it starts share one CPU (Linux), so that a figure for one core is one."""
+    cpu = min(os.sched_getaffinity(0)) if one_cpu else None
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", _WRAPPER, json.dumps(argv)],
-        capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False,
+        preexec_fn=None if cpu is None else lambda: os.sched_setaffinity(0, {cpu}))
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{argv} failed: {proc.stderr[-2000:]}")

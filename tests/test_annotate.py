@@ -81,11 +81,11 @@ def test_csq_prefers_the_knowledge_base_transcript(tmp_path: Path) -> None:
     ])
     vcf = write_vcf(tmp_path / "vep.vcf", [f"chr7 140753336 . A T . PASS CSQ={csq} GT 0/1"], extra_header=VEP_HEADER)
     parser = CsqParser(vcf.read_text())
-    record, _, (variant,) = next(iter_variants(str(vcf), build="GRCh38"))
-    chosen = parser.annotate(record, variant, "T", {"BRAF": {"ENST00000288602"}})
+    _, columns, (variant,) = next(iter_variants(str(vcf), build="GRCh38"))
+    chosen = parser.annotate(columns, variant, "T", {"BRAF": {"ENST00000288602"}})
     assert chosen is not None and chosen.protein_change == "V600E"
     assert chosen.transcript == "ENST00000288602.11" and "knowledge base" in chosen.note
-    mane = parser.annotate(record, variant, "T", {})
+    mane = parser.annotate(columns, variant, "T", {})
     assert mane is not None and mane.transcript == "ENST00000646891.2" and mane.protein_change == "V600E"
 
 

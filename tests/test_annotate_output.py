@@ -1,15 +1,10 @@
-"""The annotated VCF.gz and variants.tsv as files: BGZF blocks, worker processes joining into the
-same bytes as one pass, undeclared tags, and the fast table formatter against `cell()`."""
+"""The annotated VCF.gz and variants.tsv as files: htslib writing and indexing, the same bytes
+with any number of threads, undeclared tags, and the fast table formatter against `cell()`."""
 
 from __future__ import annotations
 
 import gzip
-import itertools
 import random
-import socket
-import struct
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import pysam
@@ -25,7 +20,7 @@ from pgx.annotate import (
     annotate_vcf,
 )
 from pgx.errors import PgxInputError
-from pgx.outputs import BgzfWriter, BlocksToProcess, cell, compress_blocks_from
+from pgx.outputs import IndexedVcfWriter, VcfWriteFailed, cell
 from pgx.transcripts import TranscriptIndex
 from pgx.vcf import iter_variants, open_vcf
 
@@ -37,118 +32,39 @@ HEADER = ("##fileformat=VCFv4.2\n" + "".join(f"##contig=<ID={c},length={n}>\n" f
           "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tTUMOR\n")
 
 
-def blocks(path: Path) -> list[tuple[int, int]]:
-    """(compressed size, input size) of each BGZF block, read from the block headers."""
-    data = path.read_bytes()
-    found, at = [], 0
-    while at < len(data):
-        assert data[at:at + 4] == b"\x1f\x8b\x08\x04" and data[at + 12:at + 14] == b"BC"
-        size = struct.unpack("<H", data[at + 16:at + 18])[0] + 1
-        found.append((size, struct.unpack("<I", data[at + size - 4:at + size])[0]))
-        at += size
-    return found
-
-
-def test_bgzf_blocks_depend_on_the_text_not_on_how_it_was_written(tmp_path: Path) -> None:
-    rng = random.Random(8)
-    data = bytes(rng.choice(b"ACGT\t\n") for _ in range(40 * BgzfWriter.BLOCK_SIZE + 123))
-    with BgzfWriter(tmp_path / "whole.gz") as writer:
-        writer.write(data)
-    at = 0
-    with BgzfWriter(tmp_path / "pieces.gz") as writer:
-        while at < len(data):  # a few bytes, about a block, or many blocks at a time
-            size = rng.choice([1, 17, BgzfWriter.BLOCK_SIZE - 5, BgzfWriter.BLOCK_SIZE + 9, 9 * BgzfWriter.BLOCK_SIZE + 1])
-            writer.write(data[at:at + size])
-            at += size
-    assert (tmp_path / "pieces.gz").read_bytes() == (tmp_path / "whole.gz").read_bytes()
-    assert gzip.decompress((tmp_path / "pieces.gz").read_bytes()) == data
-
-
-def test_bgzf_writer_blocks_end_of_file_and_parts(tmp_path: Path) -> None:
+def test_htslib_writes_what_it_is_given_and_indexes_it(tmp_path: Path) -> None:
     rng = random.Random(3)
-    text = "".join(f"chr1\t{i}\t.\t{rng.choice('ACGT')}\tT\t.\tPASS\t.\n" for i in range(1, 30001))
-    one = tmp_path / "one.gz"
-    with BgzfWriter(one) as writer:
-        for line in text.splitlines(keepends=True):
-            writer.write(line)
-    assert gzip.decompress(one.read_bytes()).decode() == text
-    sizes = blocks(one)
-    assert sizes[-1] == (28, 0)  # the end-of-file block of the specification
-    assert all(isize == BgzfWriter.BLOCK_SIZE for _, isize in sizes[:-2]) and all(c <= 65536 for c, _ in sizes)
-    # Parts written without EOF and joined give the same bytes as one writer ending blocks there.
-    half = len(text) // 2
-    with BgzfWriter(tmp_path / "ended.gz") as writer:
-        writer.write(text[:half])
-        writer.end_block()
-        writer.end_block()  # nothing pending: no empty block
-        writer.write(text[half:])
-    with BgzfWriter(tmp_path / "part.gz", eof=False) as part:
-        part.write(text[half:])
-    with BgzfWriter(tmp_path / "joined.gz") as joined:
-        joined.write(text[:half])
-        joined.append_part(tmp_path / "part.gz", part.layout())
-    assert (tmp_path / "joined.gz").read_bytes() == (tmp_path / "ended.gz").read_bytes()
-    # The block layout, which the tabix index is made from, is known without reading back.
-    assert joined.layout() == writer.layout()
-    starts = [0, *itertools.accumulate(size for size, _ in blocks(tmp_path / "ended.gz"))][:-1]
-    assert writer.layout().block_files == starts
-    assert writer.layout().text_size == len(text.encode())
-    assert gzip.decompress((tmp_path / "joined.gz").read_bytes()).decode() == text
+    # As htslib writes a header: PASS declared first.
+    header = HEADER.replace("\tFORMAT\tTUMOR", "").replace(
+        "\n", '\n##FILTER=<ID=PASS,Description="All filters passed">\n', 1)
+    text = header + "".join(f"chr1\t{i}\t.\t{rng.choice('ACG')}\tT\t.\tPASS\t.\n" for i in range(1, 30001))
+    path = tmp_path / "one.vcf.gz"
+    with IndexedVcfWriter(path, threads=1) as writer:
+        for at in range(0, len(text), 70_000):  # pieces that cut lines anywhere
+            writer.write(text[at:at + 70_000])
+    assert gzip.decompress(path.read_bytes()).decode() == text
+    with pysam.TabixFile(str(path)) as tabix:
+        assert sum(1 for _ in tabix.fetch("chr1", 9_999, 10_010)) == 11
+    # One thread or two: the same bytes.
+    with IndexedVcfWriter(tmp_path / "two.vcf.gz", threads=0) as writer:
+        writer.write(text.encode())
+    assert (tmp_path / "two.vcf.gz").read_bytes() == path.read_bytes()
 
 
-def test_bgzf_writer_leaves_the_file_unfinished_on_error(tmp_path: Path) -> None:
-    path = tmp_path / "x.gz"
-    with pytest.raises(RuntimeError), BgzfWriter(path) as writer:
-        writer.write("chr1\t1\n" * 100_000)
+def test_htslib_refuses_unsorted_records_and_leaves_nothing(tmp_path: Path) -> None:
+    header = HEADER.replace("\tFORMAT\tTUMOR", "")
+    path = tmp_path / "x.vcf.gz"
+    with pytest.raises(VcfWriteFailed, match="Unsorted positions"), IndexedVcfWriter(path) as writer:
+        writer.write(header + "chr1\t20\t.\tA\tT\t.\tPASS\t.\n" + "chr1\t10\t.\tA\tT\t.\tPASS\t.\n" * 50_000)
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_abandoned_writer_leaves_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "x.vcf.gz"
+    with pytest.raises(RuntimeError), IndexedVcfWriter(path) as writer:
+        writer.write(HEADER + "chr1\t1\t.\tA\tT\t.\tPASS\t.\tGT\t0/1\n" * 100_000)
         raise RuntimeError("stop")
-    assert not path.read_bytes().endswith(BgzfWriter.block(b""))
-
-
-def written_elsewhere(path: Path, write: Callable[[BgzfWriter], None], *, made: bool = True) -> BgzfWriter:
-    """A writer whose blocks a thread compresses through a socket pair, as the process reading
-    ahead does; the file `made` beforehand, as `atomic_path` makes it."""
-    here, there = socket.socketpair()
-    compressing = threading.Thread(target=compress_blocks_from, args=(there,))
-    compressing.start()
-    if made:
-        path.touch()
-    try:
-        with BgzfWriter(path, elsewhere=BlocksToProcess(here)) as writer:
-            write(writer)
-    finally:
-        here.close()
-        compressing.join()
-        there.close()
-    return writer
-
-
-def test_blocks_compressed_elsewhere_are_the_same_bytes_and_layout(tmp_path: Path) -> None:
-    rng = random.Random(5)
-    text = "".join(f"chr1\t{i}\t.\t{rng.choice('ACGT')}\tT\t.\tPASS\tX={rng.random()}\n" for i in range(1, 40001))
-
-    def write(writer: BgzfWriter) -> None:
-        writer.write(text[:1000])
-        writer.end_block()
-        for at in range(1000, len(text), 300_000):
-            writer.write(text[at:at + 300_000])
-
-    with BgzfWriter(tmp_path / "here.gz") as here:
-        write(here)
-    elsewhere = written_elsewhere(tmp_path / "elsewhere.gz", write)
-    assert (tmp_path / "elsewhere.gz").read_bytes() == (tmp_path / "here.gz").read_bytes()
-    assert elsewhere.layout() == here.layout()
-    assert len(here.layout().block_files) > 20
-
-
-def test_blocks_compressed_elsewhere_report_a_file_that_cannot_be_written(tmp_path: Path) -> None:
-    path = tmp_path / "gone.gz"  # removed before the compressing end opens it: not made again
-
-    def write(writer: BgzfWriter) -> None:
-        writer.write("chr1\t1\n" * 100_000)
-
-    with pytest.raises(OSError, match="gone.gz"):
-        written_elsewhere(path, write, made=False)
-    assert not path.exists()
+    assert not list(tmp_path.iterdir())
 
 
 def indexed_vcf(path: Path, records_per_contig: int = 400) -> Path:
@@ -185,14 +101,14 @@ def outputs(out: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
 
 
-@pytest.mark.parametrize("threads", [2, 3])  # reading ahead in a second process; contigs in 3 workers
+@pytest.mark.parametrize("threads", [2, 3])  # htslib's threads, reading and writing
 def test_two_or_more_threads_write_the_same_bytes_as_one(tmp_path: Path, threads: int) -> None:
     vcf = indexed_vcf(tmp_path / "in.vcf.gz")
     one = annotate(vcf, tmp_path / "one", threads=1)
     two = annotate(vcf, tmp_path / "two", threads=threads)
     assert one == two and one["records"] == 2000 and one["alleles"] == 2040
     assert outputs(tmp_path / "one") == outputs(tmp_path / "two")
-    assert not [p for p in (tmp_path / "two").iterdir() if p.name.startswith(".")]  # parts removed
+    assert not [p for p in (tmp_path / "two").iterdir() if p.name.startswith(".")]  # nothing left over
     # The file is a valid, indexed VCF.gz: region queries find every contig's records.
     reader = open_vcf(str(tmp_path / "two/annotated.vcf.gz"))
     assert sum(1 for _ in reader("chr12")) == 400 and sum(1 for _ in reader("chr17:1-60000000")) == 400
@@ -200,14 +116,14 @@ def test_two_or_more_threads_write_the_same_bytes_as_one(tmp_path: Path, threads
 
 @pytest.mark.skipif(not (SHARED / "somatic/cases/pcgr/T001-COAD.grch38.vcf.gz.tbi").exists(),
                     reason="TCGA COAD case is absent (shared data)")
-def test_workers_match_one_pass_on_a_real_tumor_vcf(tmp_path: Path) -> None:
+def test_threads_match_one_on_a_real_tumor_vcf(tmp_path: Path) -> None:
     vcf = SHARED / "somatic/cases/pcgr/T001-COAD.grch38.vcf.gz"
     assert annotate(vcf, tmp_path / "one", threads=1) == annotate(vcf, tmp_path / "two", threads=3)
     assert outputs(tmp_path / "one") == outputs(tmp_path / "two")
 
 
-@pytest.mark.parametrize("threads", [2, 3])
-def test_a_bad_record_read_in_another_process_is_reported_with_its_line(tmp_path: Path, threads: int) -> None:
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_bad_record_is_reported_with_its_line(tmp_path: Path, threads: int) -> None:
     good = indexed_vcf(tmp_path / "good.vcf.gz", records_per_contig=20)
     lines = gzip.decompress(good.read_bytes()).decode().splitlines(keepends=True)
     n_header = sum(1 for line in lines if line.startswith("#"))
@@ -224,7 +140,7 @@ def test_a_bad_record_read_in_another_process_is_reported_with_its_line(tmp_path
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
-@pytest.mark.parametrize("threads", [1, 2])  # read here, or by the process reading ahead
+@pytest.mark.parametrize("threads", [1, 2])
 def test_tags_used_but_not_declared_are_declared_in_the_output(tmp_path: Path, threads: int) -> None:
     header = "##fileformat=VCFv4.2\n##contig=<ID=chr7,length=159345973>\n"
     vcf = write_vcf(tmp_path / "in.vcf", [
@@ -259,27 +175,72 @@ def test_fast_table_rows_equal_the_cell_formatter(name: str) -> None:
     reader = open_vcf(str(path))
     csq = CsqParser(reader.raw_header)
     checked = 0
-    for record, columns, variants in iter_variants(str(path), build="GRCh38", tumor_sample=sample, reader=reader):
+    for _, columns, variants in iter_variants(str(path), build="GRCh38", tumor_sample=sample, reader=reader):
         for variant in variants:
             raw_alt = columns[4].split(",")[variant.alt_index]
-            annotation = (csq.annotate(record, variant, raw_alt, {}) if csq.present else None) or builtin.annotate(variant)
+            annotation = (csq.annotate(columns, variant, raw_alt, {}) if csq.present else None) or builtin.annotate(variant)
             row = _variant_row(variant, annotation, None if columns[2] == "." else columns[2])
             assert _row_text(variant, annotation, columns[2]) == "\t".join(cell(row[c]) for c in VARIANT_COLUMNS) + "\n"
             checked += 1
     assert checked > 0
 
 
-def test_a_batch_of_lines_keeps_each_line_whatever_its_characters() -> None:
-    from pgx.annotate import _Lines
+def test_records_are_read_as_written_and_crlf_lines_as_lf_ones(tmp_path: Path) -> None:
+    vcf = indexed_vcf(tmp_path / "in.vcf.gz", records_per_contig=30)
+    text = gzip.decompress(vcf.read_bytes())
+    (tmp_path / "crlf.vcf").write_bytes(text.replace(b"\n", b"\r\n"))
+    annotate(vcf, tmp_path / "lf", threads=1)
+    annotate(tmp_path / "crlf.vcf", tmp_path / "crlf", threads=1)
+    lf, crlf = outputs(tmp_path / "lf"), outputs(tmp_path / "crlf")
+    assert gzip.decompress(lf["annotated.vcf.gz"]) == gzip.decompress(crlf["annotated.vcf.gz"])
+    table = lf["variants.tsv"].decode()
+    assert table.replace("input: in.vcf.gz", "") == crlf["variants.tsv"].decode().replace("input: crlf.vcf", "")
+    # A record's text reaches the output as written, PGX_* appended (htslib keeps both).
+    first = next(line for line in text.decode().splitlines() if not line.startswith("#"))
+    written = next(line for line in gzip.decompress(lf["annotated.vcf.gz"]).decode().splitlines()
+                   if not line.startswith("#"))
+    assert written.startswith("\t".join(first.split("\t")[:7])) and "PGX_GENE=" in written
 
-    texts = ["chr1\t1\t.\tA\tG\t.\tPASS\tNOTE=café\n", "chr1\t2\t.\tC\tT\t.\tPASS\t.\n", "chr1\t3\t.\tG\tA\t.\tPASS\tX=Ω\n"]
-    lines = _Lines(texts)
-    assert len(lines) == 3 and [lines[i] for i in range(3)] == texts
-    assert lines.data == "".join(texts).encode()
-    ascii_only = _Lines(texts[1:2])
-    assert ascii_only[0] == texts[1]
-    # As the reading process sends them: one text and where each line ends.
-    import pickle
 
-    sent = pickle.loads(pickle.dumps(lines))
-    assert len(sent) == 3 and [sent[i] for i in range(3)] == texts and sent.data == lines.data
+def test_a_damaged_block_inside_the_file_is_one_line_and_no_output(tmp_path: Path) -> None:
+    vcf = indexed_vcf(tmp_path / "in.vcf.gz")
+    data = bytearray(vcf.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 40] = bytes(40)  # zeros inside some block's deflate stream
+    damaged = tmp_path / "damaged.vcf.gz"
+    damaged.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    with pytest.raises(PgxInputError) as caught:
+        annotate(damaged, out, threads=1)
+    assert str(caught.value).startswith(str(damaged)) and "\n" not in str(caught.value)
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_gt_after_other_fields_is_refused_in_one_line(tmp_path: Path) -> None:
+    # htslib writes such a sample's missing genotype as a number it then cannot read back.
+    vcf = write_vcf(tmp_path / "in.vcf", ["chr7 140753336 . A T . PASS . AD:GT 10,5:0/1"])
+    with pytest.raises(PgxInputError, match="GT after other fields; VCF requires GT first") as caught:
+        annotate(vcf, tmp_path / "out", threads=1)
+    assert "line " in str(caught.value)
+
+
+def test_the_per_record_lane_reads_lines_as_htslib_does(tmp_path: Path) -> None:
+    from pgx.vcf import HtslibLines, UnreadableRecord
+
+    vcf = write_vcf(tmp_path / "in.vcf", ["chr7 140753336 . A T . PASS . GT:AD 0/1:10,5"])
+    lines = HtslibLines(open_vcf(str(vcf)))
+    assert lines(["chr7\t5\t.\tA\tT,,G\t.\tPASS\t.\tGT:AD\t0/1:010,5,1",  # an empty allele; 010
+                  "chr7\t6\tcafé\tA\tT\t.\tPASS\t.\tGT:AD\t0/1:10,5"],  # multi-byte text goes through a file
+                 [1, 2]) == ["chr7\t5\t.\tA\tT,.,G\t.\tPASS\t.\tGT:AD\t0/1:10,5,1",
+                             "chr7\t6\tcafé\tA\tT\t.\tPASS\t.\tGT:AD\t0/1:10,5"]
+    with pytest.raises(UnreadableRecord) as caught:
+        lines(["chr7\t5\t.\tA\tT\t.\tPASS\t.\tGT:AD\t0/1:10,5", "chr7\tx5\t.\tA\tT\t.\tPASS\t.\tGT:AD\t0/1:10,5"], [7, 8])
+    assert caught.value.number == 8
+
+
+def test_a_record_htslib_reads_differently_is_annotated_as_htslib_reads_it(tmp_path: Path) -> None:
+    vcf = write_vcf(tmp_path / "in.vcf", ["chr12 25245350 . C A,,T . PASS . GT:AD 0/1:50,20,0,0"])
+    annotate(vcf, tmp_path / "out", threads=1)
+    rows = (tmp_path / "out/variants.tsv").read_text().splitlines()
+    # The empty allele reads as "." and makes no row; the others do.
+    assert [row.split("\t")[5] for row in rows if row.startswith("chr12")] == ["12_25245350_C_A", "12_25245350_C_T"]

@@ -39,7 +39,7 @@ def positions_that_matter(contig: str, rng: random.Random) -> list[int]:
 
 SAMPLES = [  # FORMAT, the tumor's fields: each shape once in a while
     ("GT:AD:DP", "0/1:{r},{a}:{d}"), ("GT:AD:DP", "0|1:{r},{a}:."), ("GT:AD:DP", "1/1:{r},{a}:{d}"),
-    ("AD:DP:GT", "{r},{a}:{d}:0/1"), ("GT:AD", "0/1:{r},{a}"), ("AD:DP", "{r},{a}:{d}"),
+    ("GT:AD", "0/1:{r},{a}"), ("AD:DP", "{r},{a}:{d}"),
     ("GT:AD:DP", "0/0:{r},{a}:{d}"), ("GT:AD:DP", "./.:{r},{a}:{d}"), ("GT:AD:DP", "0/1:{r},.:{d}"),
     ("GT:AD:DP", "0/1:0,0:{d}"), ("GT:AD:DP", "0/1:31,1:32"), ("GT:DP", "0/1:{d}"), ("GT:AD:DP", "0/1"),
     ("GT:AD:DP", "0/1:{r},{a},7:{d}"), ("GT:AD:DP", "0/1:,{a}:{d}"), ("GT:AD:DP", "0/1:{r}:{d}"),

@@ -8,15 +8,11 @@ reason is written beside the variant.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import re
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
-
-import numpy as np
 
 from pgx.genome import Genome
 from pgx.outputs import inert
@@ -173,14 +169,16 @@ class CsqParser:
     def present(self) -> bool:
         return self.tag is not None
 
-    def entries(self, record: Any, variant: Variant, raw_alt: str) -> list[dict[str, str]]:
+    def entries(self, columns: list[str], variant: Variant, raw_alt: str) -> list[dict[str, str]]:
+        """The entries for one ALT allele, from the INFO text of the record's `columns`."""
         assert self.tag is not None
-        value = record.INFO.get(self.tag)
+        key = self.tag + "="
+        value = next((item[len(key):] for item in columns[7].split(";") if item.startswith(key)), None)
         if not value:
             return []
         rows = []
-        wanted = {raw_alt, _vep_allele(record.REF, raw_alt), variant.alt}
-        for entry in str(value).split(","):
+        wanted = {raw_alt, _vep_allele(columns[3], raw_alt), variant.alt}
+        for entry in value.split(","):
             parts = entry.split("|")
             row = dict(zip(self.fields, parts, strict=False))
             allele = row.get("Allele", row.get("ALLELE", ""))
@@ -189,9 +187,9 @@ class CsqParser:
         return rows
 
     def annotate(
-        self, record: Any, variant: Variant, raw_alt: str, preferred: dict[str, set[str]]
+        self, columns: list[str], variant: Variant, raw_alt: str, preferred: dict[str, set[str]]
     ) -> Annotation | None:
-        rows = self.entries(record, variant, raw_alt)
+        rows = self.entries(columns, variant, raw_alt)
         if not rows:
             return None
         if self.kind == "vep_csq":
@@ -539,7 +537,6 @@ def load_preferred_transcripts(path: str | Path) -> dict[str, set[str]]:
     return preferred
 
 
-
 VARIANT_COLUMNS = [
     "chrom", "pos", "id", "ref", "alt", "variant_key", "kind", "filter", "depth", "vaf",
     "depth_source", "genotype", "gene", "transcript", "refseq", "consequence", "hgvsc", "hgvsp",
@@ -590,97 +587,69 @@ def annotate_vcf(
     """Stream the VCF once: annotated VCF.gz (+.tbi) keeping every record, and a tidy table of
     the variants that passed. All outputs appear together or not at all.
 
-    With `threads` 2, a second process reads and formats the records ahead of the annotating,
-    and compresses the annotated VCF; with more and a tabix-indexed input, contigs are annotated
-    in that many worker processes and joined in the input's order. The bytes written are the
-    same as with one."""
-    import pysam
-
+    htslib writes the VCF.gz and its index, in a process of its own (`IndexedVcfWriter`);
+    with `threads` above one, htslib also decompresses the input and compresses the output
+    on that many threads. The bytes written are the same whatever the number."""
     from pgx import __version__
-    from pgx.errors import PgxInputError
     from pgx.kb import Manifest
-    from pgx.outputs import atomic_path, write_text_atomic
-    from pgx.tabix import UnsortedRecords
-    from pgx.vcf import Filters
+    from pgx.outputs import VcfWriteFailed, atomic_path, write_text_atomic
+    from pgx.vcf import Filters, UnreadableRecord, refuse_unreadable
 
     label = Manifest.load(resources).label
-    undeclared: dict[str, tuple[str, ...]] = {kind: () for kind in _TAG_KINDS}
-    # Two cores: a second process reads and formats records from the start (while this one
-    # loads the transcript models, then annotates) and compresses what this one writes. More:
-    # contigs in parallel, when the input's index says where they are.
-    contigs = _contigs_for_workers(vcf_path) if threads > _READ_AHEAD_THREADS else None
-    ahead = _ReadAhead(vcf_path, undeclared, label, _LARGE_BATCH) if threads > 1 and not contigs else None
-    try:
-        builtin = builtin_annotator(resources, build, references)
-        job = _AnnotateJob(
-            vcf_path=vcf_path, build=build, tumor_sample=tumor_sample, normal_sample=normal_sample,
-            filters=filters or Filters(), input_genome=input_genome(build, references), builtin=builtin,
-            preferred=load_preferred_transcripts(resources / "kb/civic/variants.tsv"), kb_label=label,
-            table_head=_table_head([f"pgx {__version__}", f"knowledge base: {label}",
-                                    f"input: {Path(vcf_path).name}", f"build: {build}"]),
-            undeclared=undeclared)
-        with atomic_path(out_vcf, suffix=".vcf.gz") as tmp_vcf, atomic_path(out_vcf + ".tbi") as tmp_tbi, \
-                atomic_path(out_tsv) as tmp_tsv:
-            while True:
-                done = (_annotate_in_workers(job, contigs, str(tmp_vcf), str(tmp_tsv), threads) if contigs
-                        else None)
-                if done is None:
-                    if ahead is None and threads > 1:  # another pass, or workers that failed
-                        ahead = _ReadAhead(vcf_path, job.undeclared, label, _LARGE_BATCH)
-                    try:
-                        done = _annotate_in_one_pass(job, str(tmp_vcf), str(tmp_tsv), ahead)
-                    except UnsortedRecords:
-                        raise PgxInputError(vcf_path, _UNSORTED) from None
-                    finally:
-                        if ahead is not None:
-                            ahead.close()
-                        ahead = None
-                if not any(done.undeclared.values()):
-                    break
-                # Tags used but not declared: declare them and write again from the start.
-                job = dataclasses.replace(job, undeclared={
-                    kind: tuple(sorted({*job.undeclared[kind], *done.undeclared[kind]}))
-                    for kind in job.undeclared})
-            if done.index.spans_known:
-                done.index.write(tmp_tbi, np.array(done.layout.block_texts, dtype=np.int64),
-                                 np.array(done.layout.block_files, dtype=np.int64))
-            else:  # INFO/END spans: htslib's own indexing reads them as it does
-                try:
-                    pysam.tabix_index(str(tmp_vcf), preset="vcf", force=True, keep_original=True)
-                except Exception:
-                    raise PgxInputError(vcf_path, _UNSORTED) from None
-                Path(str(tmp_vcf) + ".tbi").replace(tmp_tbi)
-        stats = done.stats
-        notes = [] if stats.left_aligned else ["indels were trimmed but not left-aligned (no reference FASTA configured)"]
-        if stats.ref_unchecked:
-            notes.append(f"REF of {stats.ref_unchecked} records not checked: their contigs are not in the reference FASTA")
-        notes += [f"{kind} {tag} used but not declared in the input header; declared in the output"
-                  for kind, tags in sorted(job.undeclared.items()) for tag in tags]
-        qc = {
-            "records": stats.records, "alleles": stats.alleles, "kept": stats.kept,
-            "removed": dict(sorted(stats.removed.items())), "depth_sources": dict(sorted(stats.depth_sources.items())),
-            "annotation_sources": dict(sorted(done.sources.items())),
-            "left_aligned": stats.left_aligned,
-            "notes": notes,
-        }
-        if qc_out:
-            import json
+    builtin = builtin_annotator(resources, build, references)
+    job = _AnnotateJob(
+        vcf_path=vcf_path, build=build, tumor_sample=tumor_sample, normal_sample=normal_sample,
+        filters=filters or Filters(), input_genome=input_genome(build, references), builtin=builtin,
+        preferred=load_preferred_transcripts(resources / "kb/civic/variants.tsv"), kb_label=label,
+        table_head=_table_head([f"pgx {__version__}", f"knowledge base: {label}",
+                                f"input: {Path(vcf_path).name}", f"build: {build}"]),
+        undeclared={kind: () for kind in _TAG_KINDS}, threads=max(1, threads))
+    with atomic_path(out_vcf, suffix=".vcf.gz") as tmp_vcf, atomic_path(out_vcf + ".tbi") as tmp_tbi, \
+            atomic_path(out_tsv) as tmp_tsv:
+        while True:
+            try:
+                done = _annotate_pass(job, str(tmp_vcf), str(tmp_tsv))
+            except UnreadableRecord as exc:
+                refuse_unreadable(None, vcf_path, exc.number, f"unreadable record ({exc.problem})")
+            except VcfWriteFailed as exc:
+                refuse_unreadable(None, vcf_path, None, _UNSORTED if _UNSORTED_BY_HTSLIB.search(str(exc))
+                                  else f"unreadable record (htslib: {exc})")
+            if not any(done.undeclared.values()):
+                break
+            # Tags used but not declared: declare them and write again from the start.
+            job = dataclasses.replace(job, undeclared={
+                kind: tuple(sorted({*job.undeclared[kind], *done.undeclared[kind]}))
+                for kind in job.undeclared})
+        Path(str(tmp_vcf) + ".tbi").replace(tmp_tbi)
+    stats = done.stats
+    notes = [] if stats.left_aligned else ["indels were trimmed but not left-aligned (no reference FASTA configured)"]
+    if stats.ref_unchecked:
+        notes.append(f"REF of {stats.ref_unchecked} records not checked: their contigs are not in the reference FASTA")
+    notes += [f"{kind} {tag} used but not declared in the input header; declared in the output"
+              for kind, tags in sorted(job.undeclared.items()) for tag in tags]
+    qc = {
+        "records": stats.records, "alleles": stats.alleles, "kept": stats.kept,
+        "removed": dict(sorted(stats.removed.items())), "depth_sources": dict(sorted(stats.depth_sources.items())),
+        "annotation_sources": dict(sorted(done.sources.items())),
+        "left_aligned": stats.left_aligned,
+        "notes": notes,
+    }
+    if qc_out:
+        import json
 
-            write_text_atomic(qc_out, json.dumps(qc, indent=2, sort_keys=True) + "\n")
-        return qc
-    finally:
-        if ahead is not None:
-            ahead.close()
+        write_text_atomic(qc_out, json.dumps(qc, indent=2, sort_keys=True) + "\n")
+    return qc
 
 
-_READ_AHEAD_THREADS = 2
 _UNSORTED = ("records are not grouped by contig and sorted by position, so the output cannot be "
              "indexed; sort the input first (bcftools sort)")
+# What htslib's indexer says of such records (hts_idx_push).
+_UNSORTED_BY_HTSLIB = re.compile(r"Unsorted positions|not continuous")
 
 
 @dataclass(frozen=True)
 class _AnnotateJob:
-    """What one annotation pass needs; worker processes receive it by fork."""
+    """What one annotation pass needs."""
 
     vcf_path: str
     build: str
@@ -693,7 +662,7 @@ class _AnnotateJob:
     kb_label: str
     table_head: str
     undeclared: dict[str, tuple[str, ...]]  # tags the input uses without declaring them
-    columnar: bool = True  # whether the columnar lane may run
+    threads: int = 1  # htslib's, for reading and for writing
 
 
 @dataclass
@@ -701,34 +670,26 @@ class _PassResult:
     stats: Any  # pgx.vcf.ReadStats
     sources: dict[str, int]
     undeclared: dict[str, set[str]]
-    index: Any = None  # pgx.tabix.TabixIndex of what was written
-    layout: Any = None  # pgx.outputs.BgzfLayout of what was written
-
-    def add(self, other: _PassResult) -> None:
-        self.stats.add(other.stats)
-        for source, n in other.sources.items():
-            self.sources[source] = self.sources.get(source, 0) + n
-        for kind, tags in other.undeclared.items():
-            self.undeclared[kind] |= tags
 
 
 def _table_head(comments: list[str]) -> str:
     return "".join(f"## {c}\n" for c in comments) + "\t".join(VARIANT_COLUMNS) + "\n"
 
 
-def _reader_with_our_header(vcf_path: str, undeclared: dict[str, tuple[str, ...]], kb_label: str) -> Any:
+def _reader_with_our_header(job: _AnnotateJob) -> Any:
     """The input opened with our INFO tags, the undeclared tags and our provenance declared."""
     from pgx import __version__
     from pgx.errors import PgxInputError
     from pgx.vcf import open_vcf
 
-    reader = open_vcf(vcf_path)
+    reader = open_vcf(job.vcf_path)
     header = reader.raw_header
     for tag, kind, description in INFO_FIELDS:
         if f"ID={tag}," in header:
-            raise PgxInputError(vcf_path, f"INFO/{tag} already in the header: pgx writes that tag",
+            raise PgxInputError(job.vcf_path, f"INFO/{tag} already in the header: pgx writes that tag",
                                 record="header")
         reader.add_info_to_header({"ID": tag, "Number": "A", "Type": kind, "Description": description})
+    undeclared = job.undeclared
     for tag in undeclared["FILTER"]:
         reader.add_filter_to_header({"ID": tag, "Description": "Not declared in the input header"})
     for tag in undeclared["INFO"]:
@@ -740,398 +701,129 @@ def _reader_with_our_header(vcf_path: str, undeclared: dict[str, tuple[str, ...]
     for contig in undeclared["contig"]:
         reader.add_to_header(f"##contig=<ID={contig}>")
     reader.add_to_header(f"##pgx_version={__version__}")
-    reader.add_to_header(f"##pgx_knowledge_base={kb_label}")
+    reader.add_to_header(f"##pgx_knowledge_base={job.kb_label}")
     return reader
 
 
 _TAG_KINDS = ("FILTER", "INFO", "FORMAT", "contig")
-_DECLARED = re.compile(rf"^##({'|'.join(_TAG_KINDS)})=<ID=([^,>]+)", re.M)
-
-
 def _no_tags() -> dict[str, set[str]]:
     return {kind: set() for kind in _TAG_KINDS}
 
 
-def _declared_while_reading(before: str, after: str) -> dict[str, set[str]]:
-    """Tags htslib declared on its own ('Dummy') while reading records that used them."""
-    known = set(_DECLARED.findall(before))
-    found = _no_tags()
-    for kind, tag in _DECLARED.findall(after):
-        if (kind, tag) not in known:
-            found[kind].add(tag)
-    return found
-
-
-def _annotate_in_one_pass(job: _AnnotateJob, out_vcf: str, out_tsv: str, ahead: _ReadAhead | None) -> _PassResult:
-    return _annotate_part(job, None, out_vcf, out_tsv, ahead)
-
-
-def _annotate_part(job: _AnnotateJob, contig: str | None, out_vcf: str, out_tsv: str,
-                   ahead: _ReadAhead | None = None) -> _PassResult:
-    """The whole file (`contig` None: with header lines and the end-of-file block), or one
-    contig as a part to be joined (neither); `ahead`, a process reading the whole file."""
-    from pgx.outputs import BgzfWriter
-    from pgx.tabix import TabixIndex
-    from pgx.vcf import ReadStats
-
-    reader = _reader_with_our_header(job.vcf_path, job.undeclared, job.kb_label)
-    header = reader.raw_header
-    result = _PassResult(ReadStats(), {}, _no_tags(), TabixIndex(0 if contig else len(header.encode())))
-    # The table is written as UTF-8 bytes: the columnar lane makes its rows as bytes.
-    with BgzfWriter(out_vcf, eof=contig is None, elsewhere=ahead.blocks if ahead is not None else None) as writer, \
-            open(out_tsv, "wb") as table:
-        if contig is None:
-            writer.write(header)
-            writer.end_block()
-            table.write(job.table_head.encode())
-        # Each batch keeps thousands of records alive, and collections scanning them took 8%
-        # of the time; the pass makes no reference cycles.
-        with no_cycle_collection():
-            header_after = _annotate_records(job, reader, None if contig is None else [contig], writer, table, result,
-                                             ahead)
-    result.index.finish()
-    result.layout = writer.layout()
-    result.undeclared = _declared_while_reading(header, header_after)
-    return result
-
-
-def _contigs_for_workers(vcf_path: str) -> list[str] | None:
-    """The input's contigs in file order, from a current tabix index; None if that cannot be
-    known safely (no .tbi, an index older than the file, names a region string would misread)."""
-    import pysam
-
-    tbi = Path(vcf_path + ".tbi")
-    if not tbi.exists() or tbi.stat().st_mtime < Path(vcf_path).stat().st_mtime:
-        return None
-    try:
-        with pysam.TabixFile(vcf_path) as tabix:
-            contigs = [str(c) for c in tabix.contigs]  # tabix numbers contigs in order of appearance
-    except Exception:
-        return None
-    if len(contigs) < 2 or any(":" in c or "-" in c for c in contigs):
-        return None
-    return contigs
-
-
-_WORKER_JOB: _AnnotateJob | None = None
-
-
-def _annotate_in_workers(job: _AnnotateJob, contigs: list[str], out_vcf: str, out_tsv: str,
-                         threads: int) -> _PassResult | None:
-    """One contig per task; parts joined in the input's order. None when a worker failed, so
-    that the caller's single pass reports the problem with its exact line."""
-    import multiprocessing
-    import shutil
-    import tempfile
-    from concurrent.futures import ProcessPoolExecutor
-
-    from pgx.outputs import BgzfWriter
-    from pgx.tabix import TabixIndex, contig_extents
-    from pgx.vcf import ReadStats, check_build, tumor_sample_index
-
-    global _WORKER_JOB
-    if not sys.platform.startswith("linux"):
-        return None  # fork is what lets workers share the loaded transcript index
-    reader = _reader_with_our_header(job.vcf_path, job.undeclared, job.kb_label)
-    check_build(reader, job.build, job.vcf_path)
-    tumor_sample_index(reader, job.vcf_path, job.tumor_sample, job.normal_sample)
-    header = reader.raw_header
-    result = _PassResult(ReadStats(), {}, _no_tags(), TabixIndex(len(header.encode())))
-    with tempfile.TemporaryDirectory(prefix=".pgx-parts-", dir=Path(out_vcf).parent) as parts:
-        # Polars cannot run in a process forked after it started its threads (it would hang):
-        # workers forked from such a process leave their records to the per-record lane.
-        _WORKER_JOB = dataclasses.replace(job, columnar=job.columnar and "polars" not in sys.modules)
-        try:
-            with ProcessPoolExecutor(max_workers=threads,
-                                     mp_context=multiprocessing.get_context("fork")) as pool:
-                # Largest contigs first, so that no worker starts a big one while the others
-                # have finished; the parts are joined in the input's order whatever the order done.
-                extents = contig_extents(job.vcf_path + ".tbi")
-                futures = {i: pool.submit(_annotate_contig, contigs[i], f"{parts}/{i}.vcf.gz", f"{parts}/{i}.tsv")
-                           for i in sorted(range(len(contigs)), key=lambda i: -extents.get(contigs[i], 0))}
-                done = [futures[i].result() for i in range(len(contigs))]
-        except Exception:
-            return None
-        finally:
-            _WORKER_JOB = None
-        for part in done:
-            result.add(part)
-        with BgzfWriter(out_vcf) as writer:
-            writer.write(header)
-            writer.end_block()
-            for i, part in enumerate(done):
-                writer.append_part(f"{parts}/{i}.vcf.gz", part.layout)
-                result.index.extend(part.index, shift=result.index.offset)
-        result.layout = writer.layout()
-        with open(out_tsv, "wb") as table:
-            table.write(job.table_head.encode())
-            for i in range(len(contigs)):
-                with open(f"{parts}/{i}.tsv", "rb") as part_table:
-                    shutil.copyfileobj(part_table, table)
-    return result
-
-
-def _annotate_contig(contig: str, out_vcf: str, out_tsv: str) -> _PassResult:
-    """In a worker process: one contig into a BGZF part and a table part."""
-    job = _WORKER_JOB
-    assert job is not None
-    if isinstance(job.builtin, BuiltinAnnotator) and job.builtin.genome is not None:
-        # A forked FASTA handle shares its file offset with the other processes: open our own.
-        genome = job.builtin.genome
-        job = dataclasses.replace(job, builtin=BuiltinAnnotator(job.builtin.index, Genome(genome.path, genome.build)))
-    return _annotate_part(job, contig, out_vcf, out_tsv)
-
-
-_NOT_USED = (".", ".", ".", ".", ".", ".", ".", ".", ".", "not_used")
-_INFO_TEMPLATE = ";".join(f"{tag}={{}}" for tag, _, _ in INFO_FIELDS)
-
-
-def _annotate_records(job: _AnnotateJob, reader: Any, regions: list[str] | None, writer: Any,
-                      table: Any, result: _PassResult, ahead: _ReadAhead | None) -> str:
+def _annotate_pass(job: _AnnotateJob, out_vcf: str, out_tsv: str) -> _PassResult:
     """Every record read is written, with PGX_* INFO per ALT allele (Number=A); every allele
-    kept becomes a table row. A block of the VCF.gz ends where each contig starts, so parts
-    made by workers join into the same bytes as one pass.
+    kept becomes a table row.
 
-    Records are read in batches; the columnar lane (`pgx.columnar`) writes the plain ones of
-    a batch, and each of the others goes through `_record_lane`. Returns the reader's header
-    after reading. `ahead`, when given, reads the same records in another process (its
-    caller closes it); used only with the columnar lane."""
-    from pgx.vcf import VariantReader
+    Records are read in batches of their text; the columnar lane (`pgx.columnar`) writes the
+    plain ones of a batch, and each of the others goes through `_RecordLane`."""
+    from pgx.outputs import IndexedVcfWriter
+    from pgx.vcf import HtslibLines, ReadStats, VariantReader, record_line_batches
 
-    csq = CsqParser(reader.raw_header)
+    reader = _reader_with_our_header(job)
+    header = reader.raw_header
+    result = _PassResult(ReadStats(), {}, _no_tags())
+    csq = CsqParser(header)
     variants_of = VariantReader(
         reader, job.vcf_path, build=job.build, tumor_sample=job.tumor_sample,
         normal_sample=job.normal_sample, filters=job.filters,
         genome=Genome(job.input_genome, job.build) if job.input_genome else None, stats=result.stats)
     columnar = _columnar_lane(job, csq, variants_of.sample, variants_of.genome)
-    record_lane = _RecordLane(job, csq, result.sources)
-    # The columnar lane needs only the records' text, which a second process can read and
-    # format while this one annotates; CSQ/ANN parsing needs cyvcf2's records here.
-    if columnar is None:
-        ahead = None
-    _annotate_batches(ahead if ahead is not None
-                      else _batches_here(job.vcf_path, reader, regions, _LARGE_BATCH if columnar else 256),
-                      writer, table, result, variants_of, columnar, record_lane)
-    # htslib declares tags it meets undeclared in the header of the reader that read them.
-    return reader.raw_header if ahead is None else ahead.raw_header
+    record_lane = _RecordLane(job, csq, result.sources, HtslibLines(reader))
+    # The table is written as UTF-8 bytes: the columnar lane makes its rows as bytes.
+    with IndexedVcfWriter(out_vcf, threads=job.threads - 1) as writer, open(out_tsv, "wb") as table:
+        writer.write(header)
+        table.write(job.table_head.encode())
+        # Each batch keeps thousands of records alive, and collections scanning them took 8%
+        # of the time; the pass makes no reference cycles.
+        with no_cycle_collection():
+            _annotate_batches(record_line_batches(reader, job.vcf_path), writer, table, variants_of, columnar,
+                              record_lane)
+    # htslib, reading what was written, declared the tags the input uses without declaring them.
+    result.undeclared = _undeclared(writer.messages)
+    return result
 
 
-_LARGE_BATCH = 16384  # records per batch the columnar lane reads; the per-record lane reads 256
+_NOT_USED = (".", ".", ".", ".", ".", ".", ".", ".", ".", "not_used")
+_INFO_TEMPLATE = ";".join(f"{tag}={{}}" for tag, _, _ in INFO_FIELDS)
+_RECORD_LANE_BATCH = 256  # records the per-record lane reads, then writes, at a time
 
 
-class _Lines:
-    """A batch of records' lines as htslib formats them. The columnar lane reads them as one
-    UTF-8 text (`data`); the per-record lane one line at a time. Sent through a pipe they go as
-    that text and where each line ends in it: one bytes object costs a copy, where a list of
-    lines costs an object each."""
-
-    def __init__(self, texts: list[str]) -> None:
-        self._texts: list[str] | None = texts
-        self._data: bytes | None = None
-        self._ends: np.ndarray | None = None
-
-    @property
-    def data(self) -> bytes:
-        if self._data is None:
-            assert self._texts is not None
-            self._data = "".join(self._texts).encode()
-        return self._data
-
-    def __getstate__(self) -> tuple[bytes, np.ndarray]:
-        return self.data, self._line_ends()
-
-    def __setstate__(self, state: tuple[bytes, np.ndarray]) -> None:
-        self._texts, (self._data, self._ends) = None, state
-
-    def _line_ends(self) -> np.ndarray:
-        if self._ends is None:
-            assert self._texts is not None
-            texts = self._texts
-            sizes = ([len(text) for text in texts] if len(self.data) == sum(map(len, texts))
-                     else [len(text.encode()) for text in texts])
-            self._ends = np.cumsum(sizes, dtype=np.int64)
-        return self._ends
-
-    def __len__(self) -> int:
-        return len(self._texts) if self._texts is not None else len(self._line_ends())
-
-    def __getitem__(self, i: int) -> str:
-        if self._texts is not None:
-            return self._texts[i]
-        ends = self._line_ends()
-        return self.data[ends[i - 1] if i else 0:ends[i]].decode()
-
-
-def _batches_here(vcf_path: str, reader: Any, regions: list[str] | None,
-                  batch_size: int) -> Iterator[tuple[list[Any] | None, _Lines]]:
-    """Batches of records read in this process, with their text."""
-    from pgx.vcf import checked_records, region_records
-
-    records = (checked_records(reader, vcf_path) if regions is None
-               else region_records(reader, vcf_path, regions))
-    while pairs := list(itertools.islice(records, batch_size)):
-        yield [record for record, _ in pairs], _Lines([text for _, text in pairs])
-
-
-class _ReadAhead:
-    """The batches of a whole file's record text, read and formatted by htslib in a forked
-    process ahead of the annotating: reading is about a third of the work of a pass. Started
-    before the transcript models load, so that the first batches wait ready. The same process
-    compresses the annotated VCF (`blocks`, for the writer): with it the two processes share the
-    work about evenly, where compressing here left this one the longer by a second per million
-    records.
-
-    The child uses only cyvcf2 (never Polars, whose threads do not survive a fork) and sends
-    each batch's `_Lines`; a bad record is sent as its error, raised here in turn."""
-
-    def __init__(self, vcf_path: str, undeclared: dict[str, tuple[str, ...]], kb_label: str,
-                 batch_size: int) -> None:
-        import multiprocessing
-        import socket
-
-        from pgx.outputs import BlocksToProcess
-
-        context = multiprocessing.get_context("fork")
-        self._receiver, sender = context.Pipe(duplex=False)
-        here, there = socket.socketpair()
-        self._process = context.Process(target=_read_ahead_child,
-                                        args=(vcf_path, undeclared, kb_label, batch_size, sender, there),
-                                        daemon=True)
-        self._process.start()
-        sender.close()
-        there.close()
-        self._blocks_socket = here
-        self.blocks = BlocksToProcess(here)  # the VCF.gz's compression, done in the same process
-        self.raw_header = ""
-
-    def __iter__(self) -> Iterator[tuple[list[Any] | None, _Lines]]:
-        while True:
-            message = self._receiver.recv()
-            if isinstance(message, _Lines):
-                yield None, message
-                continue
-            kind, payload = message
-            if kind == "end":
-                self.raw_header = payload
-                return
-            raise payload
-
-    def close(self) -> None:
-        """Stop the reading (again: a no-op)."""
-        self._receiver.close()
-        self._blocks_socket.close()
-        if self._process.is_alive():
-            self._process.terminate()
-        self._process.join()
-
-
-_BATCHES_AHEAD = 16  # read but not yet taken: about 20 MB of text at most
-
-
-def _read_ahead_child(vcf_path: str, undeclared: dict[str, tuple[str, ...]], kb_label: str, batch_size: int,
-                      sender: Any, blocks: Any) -> None:
-    """Reads into a bounded queue that a thread sends from: a pipe holds less than one batch,
-    so without it reading would stop while the annotating process starts up or is busy.
-    Another thread compresses the annotated VCF's blocks (`blocks`, a socket) until the
-    annotating process finishes its writer."""
-    import queue
-    import threading
-
-    from pgx.outputs import compress_blocks_from
-
-    compressing = threading.Thread(target=compress_blocks_from, args=(blocks,), daemon=True)
-    compressing.start()
-    waiting: queue.Queue[Any] = queue.Queue(maxsize=_BATCHES_AHEAD)
-
-    def send_all() -> None:
-        while (message := waiting.get()) is not None:
-            sender.send(message)
-
-    sending = threading.Thread(target=send_all, daemon=True)
-    sending.start()
-    try:
-        reader = _reader_with_our_header(vcf_path, undeclared, kb_label)
-        for _, lines in _batches_here(vcf_path, reader, None, batch_size):
-            waiting.put(lines)
-        waiting.put(("end", reader.raw_header))
-    except Exception as exc:
-        waiting.put(("error", exc))
-    finally:
-        waiting.put(None)
-        sending.join()
-        sender.close()
-        compressing.join()
-
-
-def _annotate_batches(batches: Any, writer: Any, table: Any, result: _PassResult,
-                      variants_of: Any, columnar: Any, record_lane: _RecordLane) -> None:
-    from pgx.tabix import RecordSpans
-
+def _annotate_batches(batches: Iterator[tuple[bytes, list[str]]], writer: Any, table: Any, variants_of: Any,
+                      columnar: Any, record_lane: _RecordLane) -> None:
     if columnar is not None:
         from pgx.columnar import joined
 
-    contig = ""
     previous: tuple[str, int] | None = None
-    for batch, texts in batches:
-        fast = columnar.annotate(texts.data, len(texts), previous) if columnar is not None else None
+    before = 0  # records in the batches before this one
+    for data, lines in batches:
+        fast = columnar.annotate(data, len(lines), previous) if columnar is not None else None
         if fast is None:
-            # Read a batch, then annotate and write it: each stage's code stays warm in the
-            # CPU's caches, which saved about a fifth of the time against one at a time.
-            split = [texts[i][:-1].split("\t") for i in range(len(texts))]
-            spans = RecordSpans.of_columns(split)
-            contig_starts = spans.runs[1:] if spans.contigs[0] == contig else spans.runs
-            contig = spans.contigs[-1]
-            previous = (contig, int(split[-1][1]))
-            done = [record_lane(None if batch is None else batch[i], columns, variants_of(columns, int(columns[1])))
-                    for i, columns in enumerate(split)]
-            lines = [line for line, _ in done]
-            result.index.add(spans, np.array(
-                [len(line) if line.isascii() else len(line.encode()) for line in lines], dtype=np.int64))
-            _write_batch(writer, lines, contig_starts)
-            table.write("".join([rows for _, rows in done]).encode())
+            # Read some records, then annotate and write them: each stage's code stays warm in
+            # the CPU's caches, which saved about a fifth of the time against one at a time.
+            for start in range(0, len(lines), _RECORD_LANE_BATCH):
+                some = lines[start:start + _RECORD_LANE_BATCH]
+                done = _through_record_lane(record_lane, variants_of, some,
+                                            list(range(before + start + 1, before + start + 1 + len(some))))
+                writer.write("".join([line for line, _ in done]))
+                table.write("".join([rows for _, rows in done]).encode())
+            last = done[-1][0].split("\t", 2)
+            previous = (last[0], int(last[1]))
+            before += len(lines)
             continue
-        previous, contig = fast.last, fast.last[0]
+        previous = fast.last
         counted = 0  # records up to here that the variant reader has numbered
         done = []
-        for i in fast.others:
+        formatted = record_lane.as_htslib_reads([lines[i] for i in fast.others], [before + i + 1 for i in fast.others])
+        for i, line in zip(fast.others, formatted, strict=True):
             if i > counted:
                 variants_of.skipped(i - counted)
             counted = i + 1
-            columns = texts[i][:-1].split("\t")
-            done.append(record_lane(None if batch is None else batch[i], columns, variants_of(columns, int(columns[1]))))
-        if counted < len(texts):
-            variants_of.skipped(len(texts) - counted)
-        taken = len(texts) - len(fast.others)
+            columns = line.split("\t")
+            done.append(record_lane(columns, variants_of(columns, int(columns[1]))))
+        if counted < len(lines):
+            variants_of.skipped(len(lines) - counted)
+        taken = len(lines) - len(fast.others)
         variants_of.kept_elsewhere(taken, columnar.DEPTH_SOURCE)
         if taken:
-            result.sources[columnar.ANNOTATION_SOURCE] = result.sources.get(columnar.ANNOTATION_SOURCE, 0) + taken
-        lines, rows = fast.lines, fast.rows
+            record_lane.sources[columnar.ANNOTATION_SOURCE] = record_lane.sources.get(columnar.ANNOTATION_SOURCE, 0) + taken
+        written, rows = fast.lines, fast.rows
         if done:
-            lines = lines.scatter(fast.others, [line for line, _ in done])
+            written = written.scatter(fast.others, [line for line, _ in done])
             rows = rows.scatter(fast.others, [rows for _, rows in done])
-        result.index.add(fast.spans, lines.str.len_bytes().to_numpy())
-        _write_batch(writer, lines, contig_starts=fast.contig_starts)
+        writer.write(joined(written))
         table.write(joined(rows))
+        before += len(lines)
 
 
-def _write_batch(writer: Any, lines: Any, contig_starts: list[int]) -> None:
-    """The lines (a list, or a Polars column from the columnar lane), with a BGZF block ending
-    before each contig's first record."""
-    if not isinstance(lines, list):
-        from pgx.columnar import joined
-    cuts = [0, *contig_starts, len(lines)]
-    for n, (start, end) in enumerate(zip(cuts, cuts[1:], strict=False)):
-        if n:
-            writer.end_block()
-        if start < end:
-            part = lines[start:end]
-            writer.write("".join(part) if isinstance(part, list) else joined(part))
+def _through_record_lane(record_lane: _RecordLane, variants_of: Any, lines: list[str],
+                         numbers: list[int]) -> list[tuple[str, str]]:
+    """The records' VCF lines and table rows, from their lines as htslib reads them."""
+    done = []
+    for line in record_lane.as_htslib_reads(lines, numbers):
+        columns = line.split("\t")
+        done.append(record_lane(columns, variants_of(columns, int(columns[1]))))
+    return done
+
+
+# htslib's words for a tag it met undeclared (vcf_parse and its helpers).
+_UNDECLARED_TAG = re.compile(r"\] (FILTER|INFO|FORMAT) '([^']+)' (?:at \S+ )?is not defined in the header")
+_UNDECLARED_CONTIG = re.compile(r"\] Contig '([^']+)' is not defined in the header")
+
+
+def _undeclared(messages: list[str]) -> dict[str, set[str]]:
+    found = _no_tags()
+    for message in messages:
+        if m := _UNDECLARED_TAG.search(message):
+            found[m.group(1)].add(m.group(2))
+        elif m := _UNDECLARED_CONTIG.search(message):
+            found["contig"].add(m.group(1))
+    return found
 
 
 def _columnar_lane(job: _AnnotateJob, csq: CsqParser, sample: int | None, genome: Genome | None) -> Any:
     """The columnar lane where it applies: built-in annotation on GRCh38 models (no CSQ/ANN to
     read, no liftover) of a sample column; with a genome, it checks the REF of what it takes."""
-    if not job.columnar or csq.present or sample is None or not isinstance(job.builtin, BuiltinAnnotator):
+    if csq.present or sample is None or not isinstance(job.builtin, BuiltinAnnotator):
         return None
     from pgx.columnar import ColumnarLane
 
@@ -1141,16 +833,17 @@ def _columnar_lane(job: _AnnotateJob, csq: CsqParser, sample: int | None, genome
 
 class _RecordLane:
     """One record's VCF line and table rows, computed in Python: any record the columnar lane
-    does not take."""
+    does not take, from its line as htslib reads it (`as_htslib_reads`)."""
 
-    def __init__(self, job: _AnnotateJob, csq: CsqParser, sources: dict[str, int]) -> None:
+    def __init__(self, job: _AnnotateJob, csq: CsqParser, sources: dict[str, int], as_htslib_reads: Any) -> None:
+        self.as_htslib_reads = as_htslib_reads
         self.csq = csq
         self.builtin = job.builtin
         self.preferred = job.preferred
         self.sources = sources
         self.info_value = _InfoValues()
 
-    def __call__(self, record: Any, columns: list[str], variants: list[Variant]) -> tuple[str, str]:
+    def __call__(self, columns: list[str], variants: list[Variant]) -> tuple[str, str]:
         rows = []
         if columns[4] != ".":
             csq, sources, info_value = self.csq, self.sources, self.info_value
@@ -1161,7 +854,7 @@ class _RecordLane:
                 if variant is None:
                     alleles.append(_NOT_USED)
                     continue
-                annotation = csq.annotate(record, variant, raw_alt, self.preferred) if csq.present else None
+                annotation = csq.annotate(columns, variant, raw_alt, self.preferred) if csq.present else None
                 if annotation is None:
                     annotation = self.builtin.annotate(variant)
                 sources[annotation.source] = sources.get(annotation.source, 0) + 1
@@ -1297,22 +990,23 @@ def annotate_in_genes(vcf_path: str, *, build: str, resources: Path, genes: set[
                              genome=genome, in_file_order=regions is None, by_genotype=True) for name in wanted]
     rows: list[dict[str, object]] = []
     records = checked_records(reader, vcf_path) if regions is None else region_records(reader, vcf_path, regions)
-    for record, text in records:
+    for _, text in records:
         columns = text[:-1].split("\t")
         annotated: dict[tuple[int, str, str], Annotation | None] = {}
         for variants_of in readers:
             sample = names[variants_of.sample] if variants_of.sample is not None else ""
-            for variant in variants_of(columns, record.POS):
+            for variant in variants_of(columns, int(columns[1])):
                 key = (variant.pos, variant.ref, variant.alt)
                 if key not in annotated:
-                    annotated[key] = _in_genes(variant, record, genes, index, lift, csq, builtin, preferred)
+                    annotated[key] = _in_genes(variant, columns, genes, index, lift, csq, builtin, preferred)
                 annotation = annotated[key]
                 if annotation is not None:
-                    rows.append({"sample": sample, **_variant_row(variant, annotation, record.ID)})
+                    rows.append({"sample": sample, **_variant_row(variant, annotation,
+                                                                  None if columns[2] == "." else columns[2])})
     return rows
 
 
-def _in_genes(variant: Variant, record: Any, genes: set[str], index: TranscriptIndex, lift: Any, csq: CsqParser,
+def _in_genes(variant: Variant, columns: list[str], genes: set[str], index: TranscriptIndex, lift: Any, csq: CsqParser,
               builtin: BuiltinAnnotator | LiftedAnnotator, preferred: dict[str, set[str]]) -> Annotation | None:
     """The variant's annotation when it lies in one of `genes`, else None."""
     chrom, pos = variant.chrom, variant.pos
@@ -1323,7 +1017,8 @@ def _in_genes(variant: Variant, record: Any, genes: set[str], index: TranscriptI
         chrom, pos = hit
     if not any(t.gene in genes for t in index.overlapping(chrom, pos, pos)):
         return None
-    annotation = csq.annotate(record, variant, record.ALT[variant.alt_index], preferred) if csq.present else None
+    raw_alt = columns[4].split(",")[variant.alt_index]
+    annotation = csq.annotate(columns, variant, raw_alt, preferred) if csq.present else None
     if annotation is None:
         annotation = builtin.annotate(variant)
     return annotation if annotation.gene in genes else None

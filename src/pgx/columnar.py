@@ -21,7 +21,6 @@ import numpy as np
 import polars as pl
 
 from pgx.annotate import UNKNOWN_CODON_NOTE
-from pgx.tabix import RecordSpans
 from pgx.transcripts import TranscriptIndex
 from pgx.vcf import NOT_REFERENCE_GENOTYPES, Filters, bare_contig
 
@@ -63,9 +62,7 @@ class ColumnarBatch(NamedTuple):
     lines: pl.Series  # the VCF line of each record this lane wrote, else null
     rows: pl.Series  # its table row, else null
     others: list[int]  # the records left to the per-record lane
-    contig_starts: list[int]  # records whose contig differs from the record before
     last: tuple[str, int]  # the batch's last (CHROM, POS)
-    spans: RecordSpans  # of every record, for the tabix index
 
 
 class ColumnarLane:
@@ -110,11 +107,6 @@ class ColumnarLane:
         if positions.null_count():
             return None
         runs = (chroms != chroms.shift(1)).fill_null(True).arg_true().to_list()
-        contig_starts = runs[1:] if previous is not None and chroms[0] == previous[0] else runs
-        begs = np.maximum(positions.to_numpy() - 1, 0)
-        info = frame["c7"]
-        spans = RecordSpans(chroms.gather(runs).to_list(), runs, begs, begs + frame["c3"].str.len_bytes().to_numpy(),
-                            bool((info.str.starts_with("END=") | info.str.contains(";END=", literal=True)).any()))
         kind, feature = self._locate(chroms, positions.to_numpy(), runs)
         frame = pl.concat([frame.with_columns(pos=positions, kind=pl.Series(kind, dtype=pl.Int8),
                                               feature=pl.Series(feature),
@@ -124,14 +116,14 @@ class ColumnarLane:
         others = (~frame["eligible"]).arg_true().to_list()
         if len(others) == count:
             nothing = pl.Series([None] * count, dtype=pl.String)
-            return ColumnarBatch(nothing, nothing.clone(), others, contig_starts, (chroms[-1], int(positions[-1])), spans)
+            return ColumnarBatch(nothing, nothing.clone(), others, (chroms[-1], int(positions[-1])))
         # Only what the writing reads: filtering copies every column kept.
         needed = [*names, "pos", "kind", "feature", "n", "fourths", "depth", "filter_value", "genotype", "eligible",
                   *_QUALIFYING_FEATURES]
         out = self._written(frame.with_row_index("i").select(["i", *needed]), names)
         lines = pl.Series([None] * count, dtype=pl.String).scatter(out["i"], out["line"])
         rows = pl.Series([None] * count, dtype=pl.String).scatter(out["i"], out["row"])
-        return ColumnarBatch(lines, rows, others, contig_starts, (chroms[-1], int(positions[-1])), spans)
+        return ColumnarBatch(lines, rows, others, (chroms[-1], int(positions[-1])))
 
     def _genome_bases(self, chroms: pl.Series, positions: np.ndarray, runs: list[int]) -> pl.Series:
         """The genome's base at each position ('' without a genome or where it lacks the contig),

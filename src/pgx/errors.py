@@ -14,7 +14,7 @@ class PgxInputError(Exception):
         super().__init__(f"{where}: {problem}")
 
     def __reduce__(self) -> tuple[type[PgxInputError], tuple[str, str, str | None]]:
-        # Crosses process boundaries (annotation workers) intact.
+        # Crosses process boundaries intact.
         return (PgxInputError, (self.path, self.problem, self.record))
 
 

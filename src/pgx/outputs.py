@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
-import queue
 import re
-import socket
-import struct
 import tempfile
-import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple, Protocol
+from typing import Any
 
 from pgx.errors import PgxInputError
 
@@ -185,125 +180,90 @@ def read_json(path: str | os.PathLike[str], what: str = "JSON") -> Any:
                             record=f"line {exc.lineno} column {exc.colno}") from None
 
 
-class BgzfLayout(NamedTuple):
-    """Where each block of a BGZF file starts, in its text and in the file; and their sizes."""
-
-    block_texts: list[int]
-    block_files: list[int]
-    text_size: int
-    file_size: int
+class VcfWriteFailed(RuntimeError):
+    """htslib refused what was written (its first error line)."""
 
 
-class BgzfWriter:
-    """BGZF, the blocked gzip of VCF.gz and its tabix index (SAM/BAM spec, section 4.1),
-    compressed on a background thread.
+# Run in the child process: bcftools as pysam bundles it, reading the VCF text from stdin.
+_BCFTOOLS_VIEW = (
+    "import sys\n"
+    "from pysam import bcftools\n"
+    "bcftools.view('--no-version', '--threads', sys.argv[2], '-Oz', '--write-index=tbi', '-o', sys.argv[1], '-',\n"
+    "              catch_stdout=False)\n"
+)
 
-    Deflate is libdeflate's (the `deflate` package; htslib uses the same library when built
-    with it), level 6: on annotated VCF text it takes half the CPU of zlib at the same level and
-    writes 3% fewer bytes; its output is the same on every run, as reproducible outputs need
-    (ISA-L's, tried, changed one block in about 4,000 between runs). The `deflate` package
-    holds the GIL while it compresses a block (0.1 ms); the thread still overlaps the Polars
-    work of the annotating thread, which lets go of the GIL. A block
-    ends every 65,280 input bytes and wherever `end_block()` is called, so the bytes written
-    depend only on the text and those calls, never on timing or thread count. `eof=False`
-    leaves out the end-of-file block, for parts to be joined (BGZF files concatenate).
 
-    `elsewhere`: another process compresses the blocks and writes the file (`BlocksElsewhere`),
-    so that compression takes none of this process's time; the bytes are the same.
-    """
+class IndexedVcfWriter:
+    """VCF text in; a bgzipped VCF and its tabix index (`path` + '.tbi') out, written by htslib.
 
-    BLOCK_SIZE = 0xFF00  # input bytes per block, as htslib uses
-    _HEADER = b"\x1f\x8b\x08\x04\x00\x00\x00\x00\x00\xff\x06\x00BC\x02\x00"
+    `bcftools view` (pysam bundles it) runs in a child process and reads what `write` sends
+    through a pipe: it parses every line, so what lands is a VCF htslib reads back; compresses
+    it, with `threads` extra threads; and indexes it, refusing records that are not sorted. A
+    process, because pysam holds the GIL while htslib compresses; a pipe, because no htslib
+    call that Python reaches takes a line of text. A thread feeds the pipe, so that the caller
+    goes on while htslib reads. `close` waits for it all; `abandon` stops it."""
 
-    def __init__(self, path: str | os.PathLike[str], *, eof: bool = True, level: int = 6,
-                 elsewhere: BlocksElsewhere | None = None) -> None:
-        from collections import deque
-        from concurrent.futures import Future, ThreadPoolExecutor
+    _QUEUED = 4  # writes waiting for the pipe: a few batches of records
 
-        self._elsewhere = elsewhere
-        if elsewhere is None:
-            self._handle: BinaryIO | None = open(path, "wb")  # noqa: SIM115 - closed in close()
-        else:
-            self._handle = None
-            elsewhere.start(os.fspath(path), level)
-        self._eof = eof
-        self._level = level
-        self._text: list[bytes] = []  # UTF-8 text not yet cut into blocks
-        self._chars = 0
-        self._carry = b""
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bgzf")
-        self._queue: deque[tuple[int, Future[bytes]]] = deque()
-        # Where each block starts in the text and in the file, for an index made while writing.
-        self.block_texts: list[int] = []
-        self.block_files: list[int] = []
-        self.text_size = 0  # bytes of text cut into blocks so far
-        self.file_size = 0  # bytes written to the file so far
+    def __init__(self, path: str | os.PathLike[str], *, threads: int = 0) -> None:
+        import queue
+        import subprocess
+        import sys
+        import threading
+
+        self.path = os.fspath(path)
+        self._messages = tempfile.TemporaryFile()
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _BCFTOOLS_VIEW, self.path, str(max(0, threads))],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._messages, bufsize=0)
+        assert self._process.stdin is not None
+        self._pipe = self._process.stdin  # unbuffered: nothing left to flush once htslib stops reading
+        self.messages: list[str] = []  # htslib's, once closed
+        self._waiting: queue.Queue[bytes | None] = queue.Queue(maxsize=self._QUEUED)
+        self._feeding = threading.Thread(target=self._feed, name="vcf-writer", daemon=True)
+        self._feeding.start()
 
     def write(self, text: str | bytes) -> None:
-        """Text, or text already encoded as UTF-8."""
-        data = text.encode() if isinstance(text, str) else text
-        self._text.append(data)
-        self._chars += len(data)
-        if self._chars >= 8 * self.BLOCK_SIZE:
-            self._cut(whole_blocks_only=True)
+        self._waiting.put(text.encode() if isinstance(text, str) else text)
 
-    def write_bytes(self, data: bytes) -> None:
-        """Bytes that are not text (an index), cut into blocks as text would be."""
-        self._cut(whole_blocks_only=True)
-        self._carry += data
-        self._cut(whole_blocks_only=True)
-
-    def end_block(self) -> None:
-        """End the current block here (a no-op when nothing is pending)."""
-        self._cut(whole_blocks_only=False)
-
-    def append_part(self, path: str | os.PathLike[str], part: BgzfLayout) -> None:
-        """Copy the blocks of a BGZF file written with `eof=False` (laid out as `part`) after
-        what was written."""
-        import shutil
-
-        if self._elsewhere is not None or self._handle is None:
-            raise ValueError("append_part needs a writer that writes its own file")
-        self.end_block()
-        self._drain(0)
-        self.block_texts += [self.text_size + start for start in part.block_texts]
-        self.block_files += [self.file_size + start for start in part.block_files]
-        with open(path, "rb") as handle:
-            shutil.copyfileobj(handle, self._handle)
-        self.text_size += part.text_size
-        self.file_size += part.file_size
-
-    def layout(self) -> BgzfLayout:
-        """Where the blocks written so far start (after `close`: all of them; with `elsewhere`,
-        known only after `close`)."""
-        return BgzfLayout(list(self.block_texts), list(self.block_files), self.text_size, self.file_size)
+    def _feed(self) -> None:
+        stopped = False  # htslib stopped reading: `close` says why; the queue is still emptied
+        while (data := self._waiting.get()) is not None:
+            view = memoryview(data)
+            while view and not stopped:
+                try:
+                    view = view[self._pipe.write(view):]
+                except (BrokenPipeError, ValueError):  # ValueError: closed by `abandon`
+                    stopped = True
+        with contextlib.suppress(OSError):
+            self._pipe.close()
 
     def close(self) -> None:
-        self.end_block()
-        if self._elsewhere is not None:
-            if self._eof:
-                self._hand_over([b""])
-            sizes = self._elsewhere.finish()
-            self.block_files = [0, *itertools.accumulate(sizes[:-1])] if sizes else []
-            self.file_size = sum(sizes)
-            self._pool.shutdown()
-            return
-        self._drain(0)
-        if self._eof:
-            self._write_block(self.text_size, self.block(b""))
-        assert self._handle is not None
-        self._handle.close()
-        self._pool.shutdown()
+        self._waiting.put(None)
+        self._feeding.join()
+        code = self._process.wait()
+        self._messages.seek(0)
+        self.messages = messages = self._messages.read().decode(errors="replace").splitlines()
+        self._messages.close()
+        if code:
+            self._remove_outputs()
+            errors = [m for m in messages if m.startswith("[E::")] or messages or [f"exit status {code}"]
+            raise VcfWriteFailed(errors[0])
 
     def abandon(self) -> None:
-        """Stop without finishing the file (the caller removes it)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        if self._elsewhere is not None:
-            self._elsewhere.abandon()
-        if self._handle is not None:
-            self._handle.close()
+        self._process.kill()
+        self._waiting.put(None)
+        self._feeding.join()
+        self._process.wait()
+        self._messages.close()
+        self._remove_outputs()
 
-    def __enter__(self) -> BgzfWriter:
+    def _remove_outputs(self) -> None:
+        for leftover in (self.path, self.path + ".tbi"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
+
+    def __enter__(self) -> IndexedVcfWriter:
         return self
 
     def __exit__(self, kind: object, *_: object) -> None:
@@ -311,215 +271,3 @@ class BgzfWriter:
             self.close()
         else:
             self.abandon()
-
-    def _cut(self, *, whole_blocks_only: bool) -> None:
-        # Blocks are views of the text as written (a batch is megabytes): only the carried
-        # rest of a block is copied.
-        size = self.BLOCK_SIZE
-        text = memoryview(self._text[0] if len(self._text) == 1 else b"".join(self._text))
-        self._text, self._chars = [], 0
-        blocks: list[bytes | memoryview] = []
-        if len(self._carry) >= size:  # bytes from write_bytes: cut them with the text
-            text, self._carry = memoryview(self._carry + text), b""
-        if self._carry:
-            need = size - len(self._carry)
-            if len(text) < need and whole_blocks_only:
-                self._carry += text
-                return
-            blocks.append(self._carry + text[:need])
-            text = text[need:]
-        end = len(text) - len(text) % size if whole_blocks_only else len(text)
-        blocks += [text[start : start + size] for start in range(0, end, size)]
-        self._carry = bytes(text[end:])
-        if self._elsewhere is not None:
-            self._hand_over(blocks)
-            return
-        for block in blocks:
-            self._queue.append((self.text_size, self._pool.submit(self.block, block, self._level)))
-            self.text_size += len(block)
-        # Batches of text arrive megabytes at a time: room for several keeps this thread
-        # making text while the compression thread catches up.
-        self._drain(256)
-
-    def _hand_over(self, blocks: list[bytes | memoryview]) -> None:
-        assert self._elsewhere is not None
-        if blocks:
-            self._elsewhere.put(blocks)
-        for block in blocks:
-            self.block_texts.append(self.text_size)
-            self.text_size += len(block)
-
-    def _drain(self, keep: int) -> None:
-        while len(self._queue) > keep:
-            text_start, compressed = self._queue.popleft()
-            self._write_block(text_start, compressed.result())
-
-    def _write_block(self, text_start: int, block: bytes) -> None:
-        assert self._handle is not None
-        self.block_texts.append(text_start)
-        self.block_files.append(self.file_size)
-        self._handle.write(block)
-        self.file_size += len(block)
-
-    @classmethod
-    def block(cls, data: bytes | memoryview, level: int = 6) -> bytes:
-        """One BGZF block: a gzip member whose extra field 'BC' holds the block's size."""
-        import struct
-
-        import deflate
-
-        # An empty block is the specification's 28-byte end-of-file marker, byte for byte.
-        body = deflate.deflate_compress(data, level) if data else b"\x03\x00"
-        return (cls._HEADER + struct.pack("<H", len(body) + 25) + body
-                + struct.pack("<II", deflate.crc32(data), len(data)))
-
-
-class BlocksElsewhere(Protocol):
-    """Where a `BgzfWriter` hands its blocks: something that compresses them, in order, into
-    the file at `path`, and tells each one's compressed size when finished."""
-
-    def start(self, path: str, level: int) -> None: ...
-
-    def put(self, blocks: list[bytes | memoryview]) -> None: ...
-
-    def finish(self) -> list[int]: ...
-
-    def abandon(self) -> None: ...
-
-
-# Messages between BlocksToProcess and compress_blocks_from: a frame (kind, count, size), then
-# `size` bytes (the path; the blocks' lengths as uint32 then their text; the sizes as uint64).
-_FRAME = struct.Struct("<iqq")
-_START, _BLOCKS, _FINISH, _SIZES, _FAILED = range(5)
-
-
-class BlocksToProcess:
-    """`BlocksElsewhere` over one end of a socket pair whose other end a process serves with
-    `compress_blocks_from`. A thread sends, so the writer waits only when 16 hand-overs (about
-    60 MB of text) are queued."""
-
-    _QUEUED = 16
-
-    def __init__(self, connection: socket.socket) -> None:
-        self._connection = connection
-        self._queue: queue.Queue[list[bytes | memoryview] | None] = queue.Queue(maxsize=self._QUEUED)
-        self._error: OSError | None = None
-        self._sending = threading.Thread(target=self._send_all, name="bgzf-send", daemon=True)
-
-    def start(self, path: str, level: int) -> None:
-        encoded = os.fsencode(path)
-        self._sending.start()
-        self._queue.put([_FRAME.pack(_START, level, len(encoded)), encoded])
-
-    def put(self, blocks: list[bytes | memoryview]) -> None:
-        lengths = [len(block) for block in blocks]
-        self._queue.put([_FRAME.pack(_BLOCKS, len(blocks), 4 * len(blocks) + sum(lengths)),
-                         struct.pack(f"<{len(lengths)}I", *lengths), *blocks])
-
-    def finish(self) -> list[int]:
-        self._queue.put([_FRAME.pack(_FINISH, 0, 0)])
-        self._queue.put(None)
-        self._sending.join()
-        if self._error is not None:
-            raise self._error
-        try:
-            kind, count, size = _FRAME.unpack(_received(self._connection, _FRAME.size))
-            payload = _received(self._connection, size)
-        except EOFError:
-            raise OSError("the process compressing the annotated VCF stopped before it finished") from None
-        if kind == _FAILED:
-            raise OSError(payload.decode())
-        return list(struct.unpack(f"<{count}Q", payload))
-
-    def abandon(self) -> None:
-        """Stop sending (the file is not finished; the caller removes it)."""
-        self._queue.put(None)
-        self._sending.join()
-
-    def _send_all(self) -> None:
-        # After a failed send the queue is still emptied: the writer must never wait on it.
-        while (buffers := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    for buffer in buffers:
-                        self._connection.sendall(buffer)
-                except OSError as exc:
-                    self._error = exc
-
-
-def compress_blocks_from(connection: socket.socket) -> None:
-    """The other end of `BlocksToProcess`: compress each block and write it to the file (made
-    beforehand by the writer's caller: a file removed meanwhile is not made again). A failure
-    (a full disk) is told when the writer finishes; the blocks are read until then, so that the
-    writer never waits on a reader that stopped."""
-    handle: BinaryIO | None = None
-    failure: str | None = None
-    sizes: list[int] = []
-    level = 6
-    try:
-        while True:
-            kind, count, size = _FRAME.unpack(_received(connection, _FRAME.size))
-            if kind == _FINISH:
-                break
-            payload = _received(connection, size)
-            if failure is None:
-                try:
-                    if kind == _START:
-                        level = count
-                        handle = open(os.fsdecode(bytes(payload)), "r+b")  # noqa: SIM115 - closed below
-                        handle.truncate()
-                    else:
-                        assert handle is not None
-                        sizes += _compressed_into(handle, payload, count, level)
-                except Exception as exc:  # noqa: BLE001 - told to the writer, which raises it
-                    failure = _failure_text(exc)
-        if handle is not None:
-            closing, handle = handle, None
-            try:
-                closing.close()  # writes what is buffered: it may fail as a write
-            except OSError as exc:
-                failure = failure or _failure_text(exc)
-    except EOFError:
-        return  # the writer went away: its caller removes the file
-    finally:
-        if handle is not None:
-            handle.close()
-    if failure is not None:
-        message = failure.encode()
-        connection.sendall(_FRAME.pack(_FAILED, 0, len(message)) + message)
-    else:
-        connection.sendall(_FRAME.pack(_SIZES, len(sizes), 8 * len(sizes)) + struct.pack(f"<{len(sizes)}Q", *sizes))
-
-
-def _compressed_into(handle: BinaryIO, payload: bytearray, count: int, level: int) -> list[int]:
-    """Write the `count` blocks of a hand-over (their lengths, then their text); their sizes."""
-    lengths = struct.unpack_from(f"<{count}I", payload)
-    text = memoryview(payload)[4 * count:]
-    sizes = []
-    start = 0
-    for length in lengths:
-        block = BgzfWriter.block(text[start:start + length], level)
-        handle.write(block)
-        sizes.append(len(block))
-        start += length
-    return sizes
-
-
-def _failure_text(exc: Exception) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.filename or 'the annotated VCF'}: {exc.strerror}"
-    return f"compressing the annotated VCF: {exc!r}"
-
-
-def _received(connection: socket.socket, size: int) -> bytearray:
-    """Exactly `size` bytes, read in as few calls as the socket allows: each call lets go of the
-    GIL, and a thread taking it back waits behind a busy one."""
-    data = bytearray(size)
-    view = memoryview(data)
-    got = 0
-    while got < size:
-        n = connection.recv_into(view[got:], size - got, socket.MSG_WAITALL)
-        if not n:
-            raise EOFError
-        got += n
-    return data

@@ -55,6 +55,16 @@ class Reading:
             self.next_report = now + (_LIVE_INTERVAL if self.progress.live else LOG_INTERVAL)
             self._say(now, final=False)
 
+    def advance_batch(self, records: int, text_bytes: int) -> None:
+        self.count += records
+        self.text_bytes += text_bytes
+        if not self.progress.enabled:
+            return
+        now = time.monotonic()
+        if now >= self.next_report:
+            self.next_report = now + (_LIVE_INTERVAL if self.progress.live else LOG_INTERVAL)
+            self._say(now, final=False)
+
     def done(self) -> None:
         if self.progress.enabled and time.monotonic() - self.started >= _LIVE_INTERVAL:
             self._say(time.monotonic(), final=True)

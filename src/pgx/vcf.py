@@ -6,13 +6,15 @@ when a reference FASTA is given), with the record it came from so writers can ke
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from cyvcf2 import VCF
 
@@ -397,6 +399,9 @@ def _sample_columns_problem(text: str, n_samples: int) -> str | None:
     if len(columns) != 9 + n_samples:
         return f"{len(columns) - 9 if len(columns) > 9 else 0} sample columns, the header names {n_samples}"
     if not columns[8].startswith("GT"):
+        if "GT" in columns[8].split(":"):
+            # htslib writes such a sample's missing genotype as a number it then cannot read.
+            return f"FORMAT {columns[8]!r} has GT after other fields; VCF requires GT first"
         return None
     n_alleles = 1 if columns[4] == "." else columns[4].count(",") + 2
     for value in columns[9:]:
@@ -437,6 +442,138 @@ def _line_of_record(path: str, number: int) -> str:
 
 def has_index(path: str) -> bool:
     return any(Path(path + suffix).exists() for suffix in (".tbi", ".csi"))
+
+
+class UnreadableRecord(ValueError):
+    """A record whose text this reading could not take; `refuse_unreadable` says why."""
+
+    def __init__(self, number: int, problem: str) -> None:
+        super().__init__(problem)
+        self.number = number  # 1-based, among the records
+        self.problem = problem
+
+
+def record_line_batches(vcf: VCF, path: str, batch_bytes: int = 4 << 20) -> Iterator[tuple[bytes, list[str]]]:
+    """The records' lines (without their newline) in batches of about `batch_bytes`, each with
+    its UTF-8 text.
+
+    A text VCF, plain or gzipped, is read as written: htslib parses each line where annotate
+    writes it (`pgx.outputs.IndexedVcfWriter`), so not here as well. A BCF's records come as
+    htslib formats them (`checked_records`). Checked here as there: UTF-8 text, a column per
+    sample, genotypes naming alleles the record has."""
+    import gzip
+
+    with open(path, "rb") as handle:
+        gzipped = handle.read(2) == b"\x1f\x8b"
+    with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as handle:
+        if handle.read(3) == b"BCF":
+            yield from _formatted_line_batches(vcf, path)
+            return
+        handle.seek(0)
+        n_samples = len(vcf.samples)
+        reading = PROGRESS.reading(path)
+        header_lines, records, pending = 0, 0, b""
+        try:
+            while chunk := handle.read(batch_bytes):
+                data = pending + chunk
+                cut = data.rfind(b"\n") + 1
+                data, pending = data[:cut], data[cut:]
+                if records == 0:
+                    start = 0
+                    while start < len(data) and data[start] == 35:  # '#'
+                        start = data.index(b"\n", start) + 1
+                        header_lines += 1
+                    data = data[start:]
+                if not data:
+                    continue
+                if b"\r" in data:  # htslib reads CRLF lines as LF ones
+                    data = data.replace(b"\r\n", b"\n")
+                lines = _decoded(data, path, header_lines + records).split("\n")[:-1]
+                if n_samples:
+                    for i, line in enumerate(lines):
+                        problem = _sample_columns_problem(line, n_samples)
+                        if problem:
+                            raise PgxInputError(path, problem, record=f"line {header_lines + records + i + 1}")
+                records += len(lines)
+                reading.advance_batch(len(lines), len(data))
+                yield data, lines
+        except (OSError, EOFError, zlib.error) as exc:  # damaged compression: htslib names it
+            refuse_unreadable(vcf, path, records + 1, f"unreadable after record {records} ({_short(exc)})")
+        if pending:  # open_vcf refused a text file cut mid-line; a gzip member can still end so
+            refuse_unreadable(vcf, path, records + 1, "last line does not end with a newline")
+        reading.done()
+
+
+class HtslibLines:
+    """Records' lines as htslib reads and writes them: the text the per-record code was
+    written for (an empty ALT allele as '.', a Float INFO value htslib cannot read as '.',
+    numbers in htslib's own form). The per-record lane takes its records through this; the
+    columnar lane takes only lines plain enough to need nothing of it."""
+
+    def __init__(self, vcf: VCF) -> None:
+        from cyvcf2 import Writer
+
+        self._header = vcf.raw_header
+        self._writer = Writer(os.devnull, vcf, mode="w")
+
+    def __call__(self, lines: list[str], numbers: list[int]) -> list[str]:
+        """`lines` (records `numbers`) as htslib formats them, without their newline."""
+        formatted = []
+        for line, number in zip(lines, numbers, strict=True):
+            if not line.isascii():
+                formatted.append("")  # below, all such lines of the batch at once
+                continue
+            try:
+                formatted.append(str(self._writer.variant_from_string(line))[:-1])
+            except Exception as exc:  # cyvcf2 raises Exception when vcf_parse fails
+                raise UnreadableRecord(number, _short(exc)) from None
+        others = [i for i, line in enumerate(lines) if not line.isascii()]
+        if others:
+            for i, text in zip(others, self._read_back([lines[i] for i in others], [numbers[i] for i in others]),
+                               strict=True):
+                formatted[i] = text
+        return formatted
+
+    def _read_back(self, lines: list[str], numbers: list[int]) -> list[str]:
+        """Through a file: cyvcf2 hands a line of text to htslib with its length in characters,
+        which cuts a line holding multi-byte characters short."""
+        import tempfile
+
+        with tempfile.NamedTemporaryFile("w", suffix=".vcf", encoding="utf-8") as handle:
+            handle.write(self._header + "".join(line + "\n" for line in lines))
+            handle.flush()
+            records = checked_records(VCF(handle.name), handle.name)
+            try:
+                return [text[:-1] for _, text in records]
+            except PgxInputError as exc:
+                number = numbers[int(exc.record.split()[-1]) - self._header.count("\n") - 1] if exc.record else numbers[0]
+                raise UnreadableRecord(number, exc.problem) from None
+
+
+def _decoded(data: bytes, path: str, lines_before: int) -> str:
+    try:
+        return data.decode()
+    except UnicodeDecodeError as exc:
+        line = lines_before + data.count(b"\n", 0, exc.start) + 1
+        raise PgxInputError(path, "record is not valid UTF-8 text", record=f"line {line}") from None
+
+
+def _formatted_line_batches(vcf: VCF, path: str, batch: int = 16384) -> Iterator[tuple[bytes, list[str]]]:
+    records = checked_records(vcf, path)
+    while pairs := list(itertools.islice(records, batch)):
+        lines = [text[:-1] for _, text in pairs]
+        yield "".join([text for _, text in pairs]).encode(), lines
+
+
+def refuse_unreadable(vcf: VCF | None, path: str, number: int | None, problem: str) -> NoReturn:
+    """Refuse the file for a record that could not be taken (its `number`, when known): in
+    htslib's words and with the record's line where htslib reading up to it refuses something,
+    as every command reads files; else with `problem`."""
+    reader = open_vcf(path) if vcf is None else vcf
+    for n, _ in enumerate(checked_records(reader, path), 1):
+        if number is not None and n >= number:
+            break
+    raise PgxInputError(path, problem, record=None if number is None else _line_of_record(path, number))
 
 
 def region_records(vcf: VCF, path: str, regions: list[str]) -> Iterator[tuple[Any, str]]:

@@ -21,8 +21,8 @@ rule annotate:
     container:
         CONTAINER
     # One: a cohort fills the cores with patients. For a few whole-genome VCFs,
-    # --set-threads annotate=2 reads records ahead in a second process; N>2 annotates N
-    # contigs at a time when the VCF has a .tbi (same output bytes either way).
+    # --set-threads annotate=2 gives htslib, which writes the VCF.gz in a process of its
+    # own, a thread to compress with (same output bytes either way).
     threads: 1
     resources:
         mem_mb=1000,
