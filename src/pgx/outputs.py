@@ -233,7 +233,7 @@ class IndexedVcfWriter:
             while view and not stopped:
                 try:
                     view = view[self._pipe.write(view):]
-                except (BrokenPipeError, ValueError):  # ValueError: closed by `abandon`
+                except BrokenPipeError:
                     stopped = True
         with contextlib.suppress(OSError):
             self._pipe.close()

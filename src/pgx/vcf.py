@@ -453,7 +453,7 @@ class UnreadableRecord(ValueError):
         self.problem = problem
 
 
-def record_line_batches(vcf: VCF, path: str, batch_bytes: int = 4 << 20) -> Iterator[tuple[bytes, list[str]]]:
+def record_line_batches(vcf: VCF, path: str, batch_bytes: int = 2 << 20) -> Iterator[tuple[bytes, list[str]]]:
     """The records' lines (without their newline) in batches of about `batch_bytes`, each with
     its UTF-8 text.
 
