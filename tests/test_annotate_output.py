@@ -244,3 +244,12 @@ def test_a_record_htslib_reads_differently_is_annotated_as_htslib_reads_it(tmp_p
     rows = (tmp_path / "out/variants.tsv").read_text().splitlines()
     # The empty allele reads as "." and makes no row; the others do.
     assert [row.split("\t")[5] for row in rows if row.startswith("chr12")] == ["12_25245350_C_A", "12_25245350_C_T"]
+
+
+def test_a_position_written_with_leading_zeros_is_read_as_htslib_reads_it(tmp_path: Path) -> None:
+    # Between genes, where the columnar lane would take the record if its POS were plain.
+    vcf = write_vcf(tmp_path / "in.vcf", ["chr7 0050000 . A T . PASS . GT:AD 0/1:010,5",
+                                          "chr7 60000 . A T . PASS . GT:AD 0/1:10,5"])
+    annotate(vcf, tmp_path / "out", threads=1)
+    rows = [row.split("\t") for row in (tmp_path / "out/variants.tsv").read_text().splitlines() if row.startswith("chr7")]
+    assert [(row[1], row[5], row[8]) for row in rows] == [("50000", "7_50000_A_T", "15"), ("60000", "7_60000_A_T", "15")]

@@ -213,6 +213,8 @@ class ColumnarLane:
         genotype, dp_text = col("genotype"), col("dp_text")
         eligible = (
             ref.is_in(_BASES) & alt.is_in(_BASES) & (ref != alt)
+            # POS as htslib writes it (the line comes as written; '0100' goes to the other lane)
+            & (col("c1") == pos.cast(pl.String))
             # AD: two counts, one comma (a second one would be in the ALT count's text)
             & col("comma").is_not_null() & col("ref_count").is_not_null() & col("alt_count").is_not_null()
             & (col("total") > 0) & ~col("tie")
