@@ -587,9 +587,10 @@ def annotate_vcf(
     """Stream the VCF once: annotated VCF.gz (+.tbi) keeping every record, and a tidy table of
     the variants that passed. All outputs appear together or not at all.
 
-    htslib writes the VCF.gz and its index, in a process of its own (`IndexedVcfWriter`);
-    with `threads` above one, htslib also decompresses the input and compresses the output
-    on that many threads. The bytes written are the same whatever the number."""
+    htslib writes the VCF.gz and its index, in a process of its own (`IndexedVcfWriter`),
+    compressing on `threads` - 1 threads more; the bytes written are the same whatever the
+    number. A record either lane cannot take, or htslib cannot read back, is refused in
+    htslib's words where htslib reading the input names it (`refuse_unreadable`)."""
     from pgx import __version__
     from pgx.kb import Manifest
     from pgx.outputs import VcfWriteFailed, atomic_path, write_text_atomic
@@ -662,7 +663,7 @@ class _AnnotateJob:
     kb_label: str
     table_head: str
     undeclared: dict[str, tuple[str, ...]]  # tags the input uses without declaring them
-    threads: int = 1  # htslib's, for reading and for writing
+    threads: int = 1  # the writing htslib's
 
 
 @dataclass
