@@ -164,11 +164,10 @@ def cmd_germline_variants(args: argparse.Namespace) -> None:
     from pgx.kb import Manifest
     from pgx.match import KnowledgeBase, germline_therapy_genes
     from pgx.outputs import write_tsv_atomic
+    from pgx.vcf import open_vcf
 
     resources = _resources(args)
     genes = germline_therapy_genes(KnowledgeBase.load(resources, []))
-    from pgx.vcf import open_vcf
-
     rows = annotate_in_genes(args.vcf, build=args.build, resources=resources, genes=genes,
                              samples=args.sample or list(open_vcf(args.vcf).samples), references=_references(args))
     write_tsv_atomic(args.output, ["sample", *VARIANT_COLUMNS], rows,

@@ -48,16 +48,15 @@ class Reading:
     def advance(self, text_bytes: int) -> None:
         self.count += 1
         self.text_bytes += text_bytes
-        if self.count & 1023 or not self.progress.enabled:
-            return
-        now = time.monotonic()
-        if now >= self.next_report:
-            self.next_report = now + (_LIVE_INTERVAL if self.progress.live else LOG_INTERVAL)
-            self._say(now, final=False)
+        if not self.count & 1023:
+            self._report_when_due()
 
     def advance_batch(self, records: int, text_bytes: int) -> None:
         self.count += records
         self.text_bytes += text_bytes
+        self._report_when_due()
+
+    def _report_when_due(self) -> None:
         if not self.progress.enabled:
             return
         now = time.monotonic()

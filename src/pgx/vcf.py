@@ -519,15 +519,16 @@ class HtslibLines:
     def __call__(self, lines: list[str], numbers: list[int]) -> list[str]:
         """`lines` (records `numbers`) as htslib formats them, without their newline."""
         formatted = []
-        for line, number in zip(lines, numbers, strict=True):
+        others = []  # lines with multi-byte text: all of the batch's at once, below
+        for i, (line, number) in enumerate(zip(lines, numbers, strict=True)):
             if not line.isascii():
-                formatted.append("")  # below, all such lines of the batch at once
+                formatted.append("")
+                others.append(i)
                 continue
             try:
                 formatted.append(str(self._writer.variant_from_string(line))[:-1])
             except Exception as exc:  # cyvcf2 raises Exception when vcf_parse fails
                 raise UnreadableRecord(number, _short(exc)) from None
-        others = [i for i, line in enumerate(lines) if not line.isascii()]
         if others:
             for i, text in zip(others, self._read_back([lines[i] for i in others], [numbers[i] for i in others]),
                                strict=True):
